@@ -1,0 +1,244 @@
+"""`kfc`: build, run and validate a kfops pipeline from a terminal.
+
+This module imports only the standard library at the top: `kfc --help` must not pay for kfp,
+kubernetes or jsonschema. Each command imports what it uses when it runs.
+
+There is no `kfc deploy`, on purpose: a deploy must leave an audit trail (who, when, which PR), so
+it happens through `/deploy` in a pull request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+DESCRIPTION = """\
+kfc compiles, uploads and runs the Kubeflow pipeline described by kfops.yaml.
+
+  kfc build-run --local        run the pipeline on this machine with KFP's local runner
+  kfc build-run --wait         upload it to the remote Kubeflow, run it, follow it to its end
+
+Deploys happen only through /deploy in a pull request, so that every release has an audit trail.
+"""
+
+
+def _config_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("configuration")
+    group.add_argument("-c", "--config", metavar="PATH", help="config file (default: ./kfops.yaml)")
+    group.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a pipeline setting, e.g. --set pipeline.parameters.epochs=5 "
+                            "(repeatable; the value is read as YAML; only pipeline.* may change)")
+    group.add_argument("--config-override", dest="override_files", action="append", default=[],
+                       metavar="FILE", type=Path,
+                       help="YAML file deep-merged over kfops.yaml (pipeline section only); --set wins")
+
+
+def _remote_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("Kubeflow connection")
+    group.add_argument("--endpoint", metavar="URL",
+                       help="KFP API endpoint (default: $KF_PIPELINES_ENDPOINT, then kubeflow.endpoint)")
+    group.add_argument("--namespace", metavar="NS",
+                       help="Kubeflow profile namespace (same as --set pipeline.namespace=NS)")
+
+
+def _run_options(parser: argparse.ArgumentParser, package: bool) -> None:
+    group = parser.add_argument_group("running")
+    group.add_argument("--local", action="store_true",
+                       help="run on this machine with kfp.local.SubprocessRunner(use_venv=False), offline")
+    group.add_argument("--wait", action="store_true",
+                       help="follow the remote run to its end; exit non-zero unless it succeeded")
+    group.add_argument("--timeout", type=float, metavar="SECONDS",
+                       help="with --wait: give up following after this long (the run goes on)")
+    group.add_argument("--poll-interval", type=float, default=5.0, metavar="SECONDS",
+                       help="with --wait: seconds between status checks (default: 5)")
+    group.add_argument("-v", "--verbose", action="store_true",
+                       help="with --local: stream the tasks' logs to the terminal")
+    if package:
+        group.add_argument("--package", type=Path, metavar="FILE",
+                           help="run this compiled pipeline YAML instead of compiling pipeline.function")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kfc", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"kfc {_version()}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only results and errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check kfops.yaml and that the pipeline compiles",
+                       description="Validate kfops.yaml (every error, with its line) and compile the pipeline.")
+    _config_options(p)
+    p.set_defaults(handler=cmd_validate)
+
+    p = sub.add_parser("schema", help="print the kfops.yaml JSON Schema (for editors)",
+                       description="Print the JSON Schema of kfops.yaml. Point yaml-language-server at it:\n"
+                                   "  # yaml-language-server: $schema=kfops.schema.json",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(handler=cmd_schema)
+
+    p = sub.add_parser("build", help="compile the pipeline, build images, upload a pipeline version",
+                       description="Build configured images, compile the pipeline to IR YAML and upload it as a "
+                                   "pipeline version named <commit>-<spec hash> (the same code uploads once).")
+    _config_options(p)
+    _remote_options(p)
+    p.add_argument("--no-upload", action="store_true", help="compile (and build images) only")
+    p.set_defaults(handler=cmd_build)
+
+    p = sub.add_parser("run", help="run the pipeline (remote, or --local)",
+                       description="Start a run of the pipeline with parameters from kfops.yaml plus overrides, "
+                                   "checked against the compiled pipeline's inputs first.")
+    _config_options(p)
+    _remote_options(p)
+    _run_options(p, package=True)
+    p.set_defaults(handler=cmd_run, build_images=False)
+
+    p = sub.add_parser("build-run", aliases=["build_run"], help="build, then run",
+                       description="kfc build followed by kfc run.")
+    _config_options(p)
+    _remote_options(p)
+    _run_options(p, package=False)
+    p.set_defaults(handler=cmd_run, build_images=True, package=None)
+    return parser
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+# --- commands ----------------------------------------------------------------------------------
+
+
+def _load(args: argparse.Namespace) -> Any:
+    from .config import find_config, load_config
+
+    sets = list(args.sets)
+    if getattr(args, "namespace", None):
+        sets.append(f"pipeline.namespace={args.namespace}")
+    return load_config(find_config(args.config), sets, args.override_files)
+
+
+def _reporter(args: argparse.Namespace) -> Any:
+    from .report.terminal import TerminalReporter
+
+    return TerminalReporter(quiet=args.quiet)
+
+
+def _remote(args: argparse.Namespace, config: Any) -> Any:
+    from .kubeflow.connection import resolve_connection
+    from .kubeflow.remote import KfpRemote
+
+    conn = resolve_connection(config.section("kubeflow"), namespace=config.pipeline.namespace,
+                              endpoint_override=args.endpoint, env=os.environ, base_dir=config.base_dir)
+    args._secrets = conn.secrets()
+    return KfpRemote(conn)
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    import json
+
+    from .config.validation import schema
+
+    print(json.dumps(schema(), indent=2))
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .handlers.build import prepare
+    from .handlers.run import run_parameters
+    from .report.terminal import table
+
+    reporter = _reporter(args)
+    config = _load(args)
+    reporter.progress(f"{config.path}: configuration is valid")
+    built = prepare(config, reporter, images=False)
+    rows = run_parameters(config, built)
+    reporter.result(f"{config.path} is valid; pipeline {built.package.name} compiles ({built.package.path})")
+    reporter.result(table(["parameter", "value", "type", "source"],
+                          [(r.name, r.value, r.type_name, r.source) for r in rows]))
+    return EXIT_OK
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from .handlers.build import prepare, upload
+
+    reporter = _reporter(args)
+    config = _load(args)
+    remote = None if args.no_upload else _remote(args, config)
+    built = prepare(config, reporter)
+    if remote is not None:
+        built = upload(config, built, remote=remote, reporter=reporter)
+    reporter.result(f"pipeline package: {built.package.path}")
+    if built.version is not None:
+        reporter.result(f"pipeline version: {built.version.pipeline_name}/{built.version.version_name} "
+                        f"(id {built.version.version_id})")
+    for image in built.images:
+        reporter.result(f"image {image.name}: {image.reference}" + (f"@{image.digest}" if image.digest else ""))
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .handlers.build import prepare, upload
+    from .handlers.run import follow, run_locally, run_parameters, start_remote
+    from .report import terminal
+
+    reporter = _reporter(args)
+    config = _load(args)
+    if args.local and args.wait:
+        reporter.warning("--wait has no effect with --local: a local run always runs to its end")
+    remote = None if args.local else _remote(args, config)
+    built = prepare(config, reporter, package_file=args.package, images=args.build_images and not args.local)
+    parameters = run_parameters(config, built)  # checked before anything is uploaded or run
+    if args.local:
+        stream = sys.stderr if args.verbose else None
+        result = run_locally(config, built, parameters, reporter=reporter, stream=stream)
+        reporter.result(terminal.local_run_report(result, parameters))
+        return EXIT_OK
+    built = upload(config, built, remote=remote, reporter=reporter)
+    run = start_remote(config, built, parameters, remote=remote, reporter=reporter)
+    reporter.result(terminal.run_started_report(run, parameters))
+    if not args.wait:
+        return EXIT_OK
+    status = follow(run, remote=remote, reporter=reporter, timeout=args.timeout,
+                    poll_interval=args.poll_interval)
+    reporter.result(terminal.run_finished_report(status))
+    return EXIT_OK if status.succeeded else EXIT_FAILED
+
+
+# --- entry point -------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_USAGE
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    args._secrets = []
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        from .errors import KfopsError
+
+        if not isinstance(exc, KfopsError):
+            raise
+        text = str(exc)
+        for secret in args._secrets:
+            if secret:
+                text = text.replace(secret, "***")
+        print(f"error: {text}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

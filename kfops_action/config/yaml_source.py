@@ -1,0 +1,130 @@
+"""YAML parsing that remembers where every key and value came from.
+
+Validation errors are only useful when they point at a line; PyYAML's plain `safe_load` forgets
+positions, and silently keeps the last of two duplicate keys (a classic way to lose a setting), so
+we compose the node tree ourselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from ..errors import ConfigError, Problem
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Location:
+    """A 1-based line and column in a named source."""
+
+    source: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}:{self.column}"
+
+
+@dataclass
+class Positions:
+    """Where each value (and each mapping key) of a document stands in its source."""
+
+    values: dict[Path_, Location]
+    keys: dict[Path_, Location]
+
+    def of_value(self, path: Path_) -> Location | None:
+        """The nearest located ancestor: a missing key is reported at its parent mapping."""
+        for cut in range(len(path), -1, -1):
+            loc = self.values.get(tuple(path[:cut]))
+            if loc is not None:
+                return loc
+        return None
+
+    def of_key(self, path: Path_) -> Location | None:
+        return self.keys.get(tuple(path)) or self.of_value(path)
+
+    def update(self, other: Positions) -> None:
+        self.values.update(other.values)
+        self.keys.update(other.keys)
+
+
+def _location(source: str, node: yaml.Node) -> Location:
+    return Location(source, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def load_yaml(text: str, source: str) -> tuple[Any, Positions]:
+    """Parse one YAML document; raise ConfigError listing every duplicate key or the syntax error."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        raise ConfigError(
+            f"{source} is not valid YAML",
+            [Problem(f"{exc.problem or exc}" + (f" ({exc.context})" if exc.context else ""), where)],
+            fix="correct the YAML syntax at that line (indentation, a missing ':' or quote)",
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source} is not valid YAML", [Problem(str(exc), source)]) from None
+    positions = Positions({}, {})
+    if node is None:
+        return None, positions
+    duplicates: list[Problem] = []
+    data = _build(node, (), source, positions, duplicates)
+    if duplicates:
+        raise ConfigError(
+            f"{source} has duplicate keys", duplicates,
+            fix="keep one of each key: YAML would silently use the last one",
+        )
+    return data, positions
+
+
+def _build(node: yaml.Node, path: Path_, source: str, positions: Positions,
+           duplicates: list[Problem]) -> Any:
+    positions.values[path] = _location(source, node)
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise ConfigError(f"{source} uses a complex mapping key",
+                                  [Problem("keys must be plain scalars", str(_location(source, key_node)))])
+            key = _scalar(key_node)
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise ConfigError(f"{source} uses a YAML merge key ('<<')",
+                                  [Problem("merge keys are not supported", str(_location(source, key_node)))],
+                                  fix="write the keys out explicitly")
+            key = str(key) if not isinstance(key, str) else key
+            if key in result:
+                first = positions.keys.get(path + (key,))
+                duplicates.append(Problem(
+                    f"duplicate key '{key}' (first defined at line {first.line})" if first
+                    else f"duplicate key '{key}'", str(_location(source, key_node))))
+            positions.keys[path + (key,)] = _location(source, key_node)
+            result[key] = _build(value_node, path + (key,), source, positions, duplicates)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(item, path + (i,), source, positions, duplicates)
+                for i, item in enumerate(node.value)]
+    return _scalar(node)
+
+
+def _scalar(node: yaml.ScalarNode) -> Any:
+    """Resolve a scalar with SafeLoader's rules (ints, floats, booleans, null)."""
+    value = yaml.SafeLoader("").construct_object(node)
+    if hasattr(value, "isoformat"):
+        # Dates are not a config type; keep what the user wrote instead of a datetime object.
+        return node.value
+    return value
+
+
+def parse_scalar(text: str) -> Any:
+    """Parse a `--set` value the way YAML would read it in kfops.yaml (`0.1` is a float, `true` a
+    boolean, `[1, 2]` a list); an empty value is the empty string, not null."""
+    if text == "":
+        return ""
+    data, _ = load_yaml(text, "--set value")
+    return data

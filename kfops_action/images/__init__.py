@@ -1,0 +1,1 @@
+"""Image builders behind one interface, chosen by `images.builder` in kfops.yaml."""

@@ -1,0 +1,1 @@
+"""The pipeline: load the user's function, compile it to KFP IR, check parameters, run it locally."""

@@ -1,0 +1,1 @@
+"""Rendering results for people: the terminal now, PR comments through the same data later."""
