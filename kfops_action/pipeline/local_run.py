@@ -179,8 +179,19 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _tail(path: Path, n: int) -> list[str]:
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    return [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in lines[-n:] if line.strip()]
+    """The failing task's traceback if the log has one (that is what the user needs), else the end."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).rstrip()
+             for line in path.read_text(encoding="utf-8", errors="replace").splitlines()]
+    starts = [i for i, line in enumerate(lines) if "Traceback (most recent call last)" in line]
+    if not starts:
+        return [line.strip() for line in lines[-n:] if line.strip()]
+    indent = len(lines[starts[-1]]) - len(lines[starts[-1]].lstrip())
+    block = []
+    for line in lines[starts[-1]:]:
+        if line.strip() and len(line) - len(line.lstrip()) < indent:
+            break  # back in kfp's own log lines
+        block.append(line[indent:])
+    return [line for line in block[-n:] if line.strip()]
 
 
 def _metric_outputs(package: PipelinePackage) -> dict[str, set[str]]:
