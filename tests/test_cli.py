@@ -104,6 +104,7 @@ def test_build_run_local_runs_the_example(project: Path) -> None:
     model = json.loads((outputs / model_rel).read_text())
     assert model["weights"]
     assert "Executing task" not in out  # kfp's own log stays in the log file
+    assert all(line.startswith("• ") for line in result.stderr.splitlines()), result.stderr  # no warnings
     assert "Executing task" in (outputs / "kfp-local.log").read_text()
 
 

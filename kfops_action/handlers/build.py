@@ -53,8 +53,6 @@ def prepare(config: Config, reporter: Reporter, *, package_file: Path | None = N
             images: bool = True) -> Built:
     """Images (when asked) and the compiled package: everything before talking to Kubeflow."""
     commit = current_commit(config.base_dir)
-    if commit.dirty:
-        reporter.warning("the working tree has uncommitted changes: the version name says -dirty")
     built_images = build_images(config, commit, reporter) if images else []
     package = compile_from_config(config, package_file)
     reporter.progress(f"compiled {package.name} -> {package.path} (spec {package.spec_hash})")
@@ -64,6 +62,8 @@ def prepare(config: Config, reporter: Reporter, *, package_file: Path | None = N
 def upload(config: Config, built: Built, *, remote: KfpRemote, reporter: Reporter) -> Built:
     """Upload the package as version `<commit>-<spec hash>` of the pipeline, or reuse it."""
     settings = config.pipeline
+    if built.commit.dirty:
+        reporter.warning("the working tree has uncommitted changes: the version name says -dirty")
     ref = remote.ensure_pipeline_version(settings.name, built.version_name, built.package.path,
                                          description=settings.description)
     verb = "uploaded" if ref.created else "reused existing"
