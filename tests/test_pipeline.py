@@ -196,3 +196,16 @@ def test_local_runner_refuses_a_package_from_another_kfp_version(tmp_path: Path,
         check_runnable_locally(read_package(other))
     assert f"compiled by kfp 2.7.0, this environment has kfp {here}" in str(info.value)
     check_runnable_locally(adder_package)  # our own compile is fine
+
+
+def test_caching_setting_is_written_into_the_package(tmp_path: Path) -> None:
+    from kfops_action.pipeline.package import with_caching
+
+    func = load_pipeline_function(pipeline_file(tmp_path, PIPELINE), "adder")
+    on = with_caching(compile_pipeline(func, tmp_path / "on.yaml"), True)
+    off = with_caching(compile_pipeline(func, tmp_path / "off.yaml"), False)
+    tasks = lambda p: p.spec["root"]["dag"]["tasks"].values()  # noqa: E731
+    assert all(t["cachingOptions"] == {"enableCache": True} for t in tasks(on))
+    assert all(not t["cachingOptions"].get("enableCache") for t in tasks(off))
+    assert on.spec_hash != off.spec_hash
+    assert read_package(off.path).spec == off.spec  # what is uploaded is what was hashed

@@ -10,7 +10,7 @@ from ..config import Config
 from ..gitinfo import Commit, current_commit
 from ..images.builder import BuiltImage, select_builder
 from ..pipeline.naming import version_name
-from ..pipeline.package import PipelinePackage, compile_pipeline, read_package
+from ..pipeline.package import PipelinePackage, compile_pipeline, read_package, with_caching
 from ..pipeline.source import load_pipeline_function
 from .reporter import Reporter
 
@@ -36,7 +36,8 @@ def compile_from_config(config: Config, package_file: Path | None = None) -> Pip
         return read_package(package_file)
     settings = config.pipeline
     func = load_pipeline_function(settings.file, settings.function)
-    return compile_pipeline(func, settings.package)
+    package = compile_pipeline(func, settings.package)
+    return package if settings.caching is None else with_caching(package, settings.caching)
 
 
 def build_images(config: Config, commit: Commit, reporter: Reporter) -> list[BuiltImage]:

@@ -47,7 +47,6 @@ def start_remote(config: Config, built: Built, parameters: list[RunParameter], *
         parameters=arguments(parameters),
         service_account=settings.service_account,
         pipeline_root=settings.root,
-        enable_caching=settings.caching,
         description=f"kfops: {settings.name} at {built.commit.sha or 'an uncommitted tree'}",
     )
     reporter.progress(f"started run {run.display_name} in experiment {settings.experiment}")

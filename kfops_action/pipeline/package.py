@@ -119,3 +119,21 @@ def compile_pipeline(func: Any, out: Path) -> PipelinePackage:
         raise PipelineError(f"the kfp compiler rejected the pipeline: {type(exc).__name__}: {exc}",
                             fix="fix the pipeline definition; `kfc validate` repeats this check") from None
     return read_package(out)
+
+
+def with_caching(package: PipelinePackage, enabled: bool) -> PipelinePackage:
+    """Set every task's caching option in the compiled IR (as `pipeline.caching` asks).
+
+    Caching is part of the spec, not of a run: writing it into the package means the uploaded
+    version says how it runs, the spec hash tells the two apart, and a run can still reference
+    the stored version (KFP's run API has no caching switch of its own).
+    """
+    spec = package.spec
+    dags = [spec.get("root", {}).get("dag", {})]
+    dags += [c["dag"] for c in (spec.get("components") or {}).values() if isinstance(c.get("dag"), dict)]
+    for dag in dags:
+        for task in (dag.get("tasks") or {}).values():
+            task["cachingOptions"] = {"enableCache": enabled} if enabled else {}
+    docs = [spec] + ([package.platform_spec] if package.platform_spec else [])
+    package.path.write_text(yaml.safe_dump_all(docs, sort_keys=True), encoding="utf-8")
+    return read_package(package.path)
