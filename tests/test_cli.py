@@ -3,32 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "quickstart"
-
-
-def kfc(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-        timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("KF_PIPELINES")}
-    full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "kfops_action.cli", *args], cwd=cwd or ROOT,
-                          env=full_env, capture_output=True, text=True, timeout=timeout)
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """A copy of the example project, so runs write their outputs outside the repository."""
-    dest = tmp_path / "quickstart"
-    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns(".kfops"))
-    return dest
+from conftest import ROOT, kfc
 
 
 def test_help_does_not_import_heavy_dependencies() -> None:

@@ -8,8 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import FAKE_TOKEN
-from test_cli import kfc, project  # noqa: F401  (fixture)
+from conftest import FAKE_TOKEN, kfc
 
 
 def remote(endpoint: str, *args: str, cwd: Path, token: str = FAKE_TOKEN, timeout: float = 120):

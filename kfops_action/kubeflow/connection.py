@@ -217,7 +217,7 @@ def _resolve_ca_cert(value: Any, base_dir: Path) -> str | None:
         raise ConfigError(f"CA bundle {path} does not exist",
                           [Problem("kubeflow.ca_cert must name a PEM file",
                                    f"{_CONFIG}: kubeflow.ca_cert")],
-                          fix="fix the path (relative paths are resolved against the config's folder)")
+                          fix="fix the path (a relative path starts at the config's folder)")
     return str(path)
 
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, ClassVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from kfops_action.errors import PipelineError, Problem, RemoteError
 from kfops_action.kubeflow.connection import Connection
@@ -119,16 +119,18 @@ class KfpRemote:
         Re-running with the same version name uploads nothing, so a retried `/build` is safe.
         """
         package = _check_package(package_path)
-        pipeline_id = self._find_pipeline(name)
+        pipeline_id, created = self._find_pipeline(name), False
         if pipeline_id is None:
-            pipeline_id = self._create_pipeline(name, description)
+            pipeline_id, created = self._create_pipeline(name, description)
             version = None
         else:
             version = self._find_version(pipeline_id, version_name)
         if version is not None:
             return PipelineVersionRef(pipeline_id, version, name, version_name, created=False)
-        version_id = self._upload_version(pipeline_id, version_name, package, description)
-        return PipelineVersionRef(pipeline_id, version_id, name, version_name, created=True)
+        version_id, uploaded = self._upload_version(pipeline_id, version_name, package,
+                                                    description)
+        return PipelineVersionRef(pipeline_id, version_id, name, version_name,
+                                  created=created or uploaded)
 
     def _find_pipeline(self, name: str) -> str | None:
         path = f"{API}/pipelines/names/{quote(name, safe='')}"
@@ -155,7 +157,8 @@ class KfpRemote:
                 return self._require(pipeline.pipeline_id, "pipeline_id", path)
         return None
 
-    def _create_pipeline(self, name: str, description: str) -> str:
+    def _create_pipeline(self, name: str, description: str) -> tuple[str, bool]:
+        """Return (pipeline id, whether we created it)."""
         models = self._api().models
         body = models.V2beta1Pipeline(name=name, display_name=name,
                                       description=description or None,
@@ -168,8 +171,8 @@ class KfpRemote:
             existing = self._find_pipeline(name) if exc.status == 409 else None
             if existing is None:
                 raise
-            return existing  # created concurrently by another build
-        return self._require(created.pipeline_id, "pipeline_id", path)
+            return existing, False  # created concurrently by another build
+        return self._require(created.pipeline_id, "pipeline_id", path), True
 
     def _find_version(self, pipeline_id: str, version_name: str) -> str | None:
         path = f"{API}/pipelines/{pipeline_id}/versions"
@@ -183,7 +186,8 @@ class KfpRemote:
         return None
 
     def _upload_version(self, pipeline_id: str, version_name: str, package: Path,
-                        description: str) -> str:
+                        description: str) -> tuple[str, bool]:
+        """Return (version id, whether we uploaded it)."""
         path = f"{API}/pipelines/upload_version"
         try:
             uploaded = self._call(
@@ -195,8 +199,8 @@ class KfpRemote:
             existing = self._find_version(pipeline_id, version_name) if exc.status == 409 else None
             if existing is None:
                 raise
-            return existing
-        return self._require(uploaded.pipeline_version_id, "pipeline_version_id", path)
+            return existing, False  # uploaded concurrently by another build
+        return self._require(uploaded.pipeline_version_id, "pipeline_version_id", path), True
 
     # -- experiments -----------------------------------------------------------------------
 
@@ -234,15 +238,13 @@ class KfpRemote:
 
     def start_run(self, *, display_name: str, experiment_id: str, version: PipelineVersionRef,
                   parameters: dict[str, Any], service_account: str | None = None,
-                  pipeline_root: str | None = None, enable_caching: bool | None = None,
+                  pipeline_root: str | None = None,
                   description: str = "") -> RunRef:
-        """Create a run of `version`.
+        """Create a run of `version` (by reference, so the KFP UI links the run to its version).
 
-        The v2beta1 API has no caching switch for a run of a stored version. When
-        `enable_caching` is given, the version's pipeline spec is fetched, its tasks' caching
-        options are overridden (as kfp.Client does for a local package) and the run is submitted
-        with that inline spec instead of the version reference; KFP gives a stored version
-        precedence over an inline spec, so the two cannot be combined.
+        Caching is not a run option here: the v2beta1 API has none for a stored version, so
+        `pipeline.caching` is written into the compiled package before upload (see
+        pipeline.package.with_caching).
         """
         models = self._api().models
         run = models.V2beta1Run(
@@ -255,9 +257,6 @@ class KfpRemote:
                                                        pipeline_root=pipeline_root or None),
             service_account=service_account or None,
         )
-        if enable_caching is not None:
-            run.pipeline_spec = _override_caching(self._version_spec(version), enable_caching)
-            run.pipeline_version_reference = None
         path = f"{API}/runs"
         created = self._call(f"start run {display_name!r}", path,
                              self._api().runs.run_service_create_run, run)
@@ -265,13 +264,6 @@ class KfpRemote:
         return RunRef(run_id=run_id, display_name=created.display_name or display_name,
                       url=self.run_url(run_id),
                       experiment_id=created.experiment_id or experiment_id)
-
-    def _version_spec(self, version: PipelineVersionRef) -> dict[str, Any]:
-        path = f"{API}/pipelines/{version.pipeline_id}/versions/{version.version_id}"
-        found = self._call(f"read pipeline version {version.version_name!r}", path,
-                           self._api().pipelines.pipeline_service_get_pipeline_version,
-                           version.pipeline_id, version.version_id)
-        return self._require(found.pipeline_spec, "pipeline_spec", path)
 
     def get_run(self, run_id: str) -> RunStatus:
         path = f"{API}/runs/{run_id}"
@@ -380,17 +372,6 @@ def _equals(key: str, value: str) -> str:
                                        "string_value": value}]})
 
 
-def _override_caching(spec: dict[str, Any], enable: bool) -> dict[str, Any]:
-    """Set every DAG task's cachingOptions.enableCache, as kfp.Client does for a package."""
-    pipeline = spec.get("pipeline_spec", spec) if isinstance(spec.get("pipeline_spec"), dict) \
-        else spec
-    dags = [pipeline.get("root", {})] + list(pipeline.get("components", {}).values())
-    for component in dags:
-        for task in component.get("dag", {}).get("tasks", {}).values():
-            task.setdefault("cachingOptions", {})["enableCache"] = enable
-    return spec
-
-
 def _to_status(run: Any, run_id: str) -> RunStatus:
     details = run.run_details.task_details if run.run_details else None
     tasks = tuple(
@@ -425,8 +406,14 @@ def _translate(exc: Exception, what: str, url: str, conn: Connection) -> RemoteE
 
     if isinstance(exc, ApiException) and exc.status:
         return _http_error(exc, what, url, conn)
-    if isinstance(exc, ApiException):  # status 0: raised by rest.py for TLS failures
-        return _unreachable(f"TLS failure: {_first_line(exc.reason)}", what, url, conn, tls=True)
+    if isinstance(exc, ApiException) and str(exc.reason).startswith("SSLError"):
+        return _unreachable(f"TLS failure: {_last_line(exc.reason)}", what, url, conn, tls=True)
+    if isinstance(exc, ApiException):  # status 0: an answer the generated client cannot parse
+        return _scrubbed(RemoteError, conn,
+                         f"Kubeflow Pipelines at {conn.endpoint} sent an answer kfops cannot "
+                         f"read while trying to {what}: {_first_line(exc.reason)}",
+                         [Problem("malformed answer", url)],
+                         "check that the endpoint is the KFP v2 API (KFP 2.x)", None)
     if isinstance(exc, (urllib3.exceptions.HTTPError, OSError)):
         reason, tls = _network_reason(exc, conn)
         return _unreachable(reason, what, url, conn, tls=tls)
@@ -439,16 +426,16 @@ def _network_reason(exc: Exception, conn: Connection) -> tuple[str, bool]:
     while isinstance(exc, e.MaxRetryError) and exc.reason is not None:
         exc = exc.reason
     if isinstance(exc, e.NameResolutionError):
-        return f"cannot resolve host {getattr(exc, 'host', '') or '(unknown)'}", False
+        return f"cannot resolve host {urlsplit(conn.endpoint).hostname}", False
     if isinstance(exc, e.NewConnectionError):
         cause = exc.__cause__ or exc.__context__
         if isinstance(cause, ConnectionRefusedError) or "refused" in str(exc).lower():
             return "connection refused", False
         return f"cannot connect ({_first_line(str(cause or exc))})", False
     if isinstance(exc, e.ConnectTimeoutError):
-        return f"no connection within {conn.timeout:g}s", False
+        return f"no connection within {_seconds(conn.timeout)}s", False
     if isinstance(exc, e.ReadTimeoutError):
-        return f"no answer within {conn.timeout:g}s", False
+        return f"no answer within {_seconds(conn.timeout)}s", False
     if isinstance(exc, e.SSLError):
         return f"TLS failure: {_first_line(str(exc))}", True
     if isinstance(exc, e.ProtocolError):
@@ -511,9 +498,11 @@ def _http_error(exc: Any, what: str, url: str, conn: Connection) -> RemoteError:
 
 
 def _auth_fix(conn: Connection) -> str:
-    if conn.auth_source:
-        return (f"the credential from {conn.auth_source} was refused or has expired: refresh "
-                "it, or change kubeflow.auth in kfops.yaml")
+    if conn.token or conn.cookie:
+        kind = "bearer token" if conn.token else "session cookie"
+        source = f" from {conn.auth_source}" if conn.auth_source else ""
+        return (f"the {kind}{source} was refused or has expired: refresh it, or change "
+                "kubeflow.auth in kfops.yaml")
     return ("no credentials were sent: set KF_PIPELINES_TOKEN (or KF_PIPELINES_COOKIE), or "
             "configure kubeflow.auth in kfops.yaml")
 
@@ -572,8 +561,17 @@ def _header(exc: Any, name: str) -> str | None:
     return headers.get(name) if headers is not None else None
 
 
+def _seconds(value: float) -> str:
+    return f"{value:.0f}" if float(value).is_integer() else f"{value}"
+
+
 def _first_line(text: Any) -> str:
     return _shorten(str(text).strip().splitlines()[0] if str(text).strip() else "")
+
+
+def _last_line(text: Any) -> str:
+    lines = str(text).strip().splitlines()
+    return _shorten(lines[-1] if lines else "")
 
 
 def _shorten(text: str) -> str:

@@ -50,9 +50,8 @@ def wait_for_run(remote: RunReader, run_id: str, *, timeout: float | None,
                 raise
         else:
             failures = 0
-            if last is None or _changed(last, status):
-                if on_update is not None:
-                    on_update(status)
+            if on_update is not None and (last is None or _changed(last, status)):
+                on_update(status)
             last = status
             if status.terminal:
                 return status
@@ -91,8 +90,15 @@ def _timed_out(remote: RunReader, run_id: str, timeout: float | None,
                last: RunStatus | None) -> RunFailed:
     state = last.state if last is not None else "unknown"
     return RunFailed(
-        f"run {run_id} did not finish within {timeout:g}s (last state {state})",
+        f"run {run_id} did not finish within {_seconds(timeout)}s (last state {state})",
         "TIMEOUT",
         fix=(f"the run goes on in Kubeflow; follow it at {remote.run_url(run_id)} "
              "or rerun with a longer --timeout"),
     )
+
+
+def _seconds(value: float | None) -> str:
+    """30.0 -> "30", 2.5 -> "2.5": how a user wrote it, not how a float prints."""
+    if value is None:
+        return "unlimited"
+    return f"{value:.0f}" if float(value).is_integer() else f"{value}"
