@@ -103,6 +103,28 @@ def build_parser() -> argparse.ArgumentParser:
     _remote_options(p)
     _run_options(p, package=False)
     p.set_defaults(handler=cmd_run, build_images=True, package=None)
+
+    p = sub.add_parser("comment", help="show what the Action would do with a PR comment",
+                       description="Parse a pull-request comment exactly as the kfops Action would and print "
+                                   "what it would do: the command, its arguments, the permission it needs, "
+                                   "whether this user may run it, and the reply it would post. Nothing is "
+                                   "run or posted.",
+                       epilog='example: kfc comment "/build_run --set pipeline.parameters.epochs=5" '
+                              "--user alice --permission write")
+    p.add_argument("text", help="the comment, quoted; - reads it from standard input (for multi-line comments)")
+    p.add_argument("--user", default=os.environ.get("USER") or "you", metavar="LOGIN",
+                   help="who comments (default: $USER)")
+    p.add_argument("--permission", default="write", metavar="LEVEL",
+                   choices=["none", "read", "triage", "write", "maintain", "admin"],
+                   help="their role on the repository: none, read, triage, write, maintain, admin "
+                        "(default: write)")
+    p.add_argument("--fork", action="store_true", help="the pull request comes from a fork")
+    p.add_argument("--team", dest="teams", action="append", default=[], metavar="ORG/TEAM",
+                   help="a team the user belongs to (repeatable), for chatops.commands.*.teams")
+    p.add_argument("-c", "--config", metavar="PATH",
+                   help="kfops.yaml whose chatops section applies, as the Action reads it from the base "
+                        "branch (default: ./kfops.yaml if present, else the defaults)")
+    p.set_defaults(handler=cmd_comment)
     return parser
 
 
@@ -166,14 +188,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .handlers.build import prepare, upload
+    from .handlers.pipeline import execute
 
     reporter = _reporter(args)
     config = _load(args)
     remote = None if args.no_upload else _remote(args, config)
-    built = prepare(config, reporter)
-    if remote is not None:
-        built = upload(config, built, remote=remote, reporter=reporter)
+    built = execute("build", config, remote=remote, reporter=reporter).built
     reporter.result(f"pipeline package: {built.package.path}")
     if built.version is not None:
         reporter.result(f"pipeline version: {built.version.pipeline_name}/{built.version.version_name} "
@@ -184,8 +204,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .handlers.build import prepare, upload
-    from .handlers.run import follow, run_locally, run_parameters, start_remote
+    from .handlers.pipeline import execute
     from .report import terminal
 
     reporter = _reporter(args)
@@ -193,22 +212,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.local and args.wait:
         reporter.warning("--wait has no effect with --local: a local run always runs to its end")
     remote = None if args.local else _remote(args, config)
-    built = prepare(config, reporter, package_file=args.package, images=args.build_images and not args.local)
-    parameters = run_parameters(config, built)  # checked before anything is uploaded or run
-    if args.local:
-        stream = sys.stderr if args.verbose else None
-        result = run_locally(config, built, parameters, reporter=reporter, stream=stream)
-        reporter.result(terminal.local_run_report(result, parameters))
-        return EXIT_OK
-    built = upload(config, built, remote=remote, reporter=reporter)
-    run = start_remote(config, built, parameters, remote=remote, reporter=reporter)
-    reporter.result(terminal.run_started_report(run, parameters))
-    if not args.wait:
-        return EXIT_OK
-    status = follow(run, remote=remote, reporter=reporter, timeout=args.timeout,
-                    poll_interval=args.poll_interval)
-    reporter.result(terminal.run_finished_report(status))
-    return EXIT_OK if status.succeeded else EXIT_FAILED
+    outcome = execute(
+        "build_run" if args.build_images else "run", config, remote=remote, reporter=reporter,
+        wait=args.wait, timeout=args.timeout, poll_interval=args.poll_interval, package_file=args.package,
+        local=args.local, log_stream=sys.stderr if args.verbose else None,
+        on_started=lambda built, run, parameters: reporter.result(terminal.run_started_report(run, parameters)),
+    )
+    if outcome.local is not None:
+        reporter.result(terminal.local_run_report(outcome.local, outcome.parameters))
+    if outcome.status is not None:
+        reporter.result(terminal.run_finished_report(outcome.status))
+    return EXIT_OK if outcome.succeeded else EXIT_FAILED
+
+
+def cmd_comment(args: argparse.Namespace) -> int:
+    from .chatops.preview import find_comment_config, preview
+
+    text = sys.stdin.read() if args.text == "-" else args.text
+    base = find_comment_config(args.config)
+    print(preview(text, user=args.user, level=args.permission, fork=args.fork, teams=args.teams, base=base))
+    return EXIT_OK
 
 
 # --- entry point -------------------------------------------------------------------------------

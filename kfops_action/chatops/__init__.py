@@ -1,0 +1,18 @@
+"""PR-comment commands ("ChatOps"): the Action's path from a comment to an answer in the PR.
+
+One path, one module per stage, in the order a comment goes through them:
+
+    event.py         which GitHub events and comments count at all (new comments on open PRs, no bots)
+    command.py       the comment's first line -> a command with arguments, a near miss, or nothing
+    authorize.py     who may run what: permission level, kfops.yaml `chatops` from the base branch, forks
+    requirements.py  the state the pull request must be in (open; head SHA pinned when the command arrives)
+    dispatch.py      the stages above in order, then the handler, then the answer in the PR
+    replies.py       every text the Action posts, in one place
+    base_config.py   kfops.yaml read from the base branch (never from the PR under command)
+    handlers.py      /build, /run, /build_run on top of kfops_action.handlers; the rest say "not yet"
+    ports.py         the narrow interfaces to the outside world (GitHub, the base-branch config)
+    github_rest.py   a minimal GitHub REST adapter for the Action (requests, imported lazily)
+
+Every module here imports only the standard library at the top: the Action acknowledges a command
+(the eyes reaction) before anything slow (kfp, kubernetes, jsonschema, yaml) is imported.
+"""

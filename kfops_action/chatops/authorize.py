@@ -1,0 +1,163 @@
+"""Who may run which command: a pure decision from facts gathered elsewhere.
+
+Inputs: the commenter's permission level on the repository (the `role_name` of GitHub's
+collaborator-permission API, never `author_association`, which misreports private org members),
+the `chatops` section of kfops.yaml *from the base branch* (a PR must not grant itself rights),
+whether the PR comes from a fork, and the teams the commenter is known to belong to.
+
+Rules:
+- Defaults: /help and /status need read; /build, /run, /build_run, /cancel, /staging_deploy need
+  write; /deploy needs maintain. `chatops.commands.<name>.permission` raises or lowers each.
+- `chatops.commands.<name>.users` and `.teams` are allow-lists *added* to the level: a listed user,
+  or a member of a listed team, may run the command whatever their level.
+- On a PR from a fork, commands that run the PR's code with the repository's secrets (/build,
+  /run, /build_run, /deploy, /staging_deploy) are refused, for everyone, unless
+  `chatops.allow_forks: true`. That is the "pwn request" pattern, and an admin's comment does not
+  make the fork's code safer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from . import replies
+from .command import COMMANDS
+
+LEVELS = ("none", "read", "triage", "write", "maintain", "admin")
+_RANK = {level: i for i, level in enumerate(LEVELS)}
+# The legacy `permission` field: maintain is reported as write, triage as read.
+_LEGACY = {"admin": "admin", "write": "write", "read": "read", "none": "none"}
+
+DEFAULT_PERMISSIONS: dict[str, str] = {
+    "help": "read", "status": "read",
+    "build": "write", "run": "write", "build_run": "write", "cancel": "write", "staging_deploy": "write",
+    "deploy": "maintain",
+}
+FORK_GUARDED = frozenset({"build", "run", "build_run", "deploy", "staging_deploy"})
+
+
+def normalize_level(role_name: str | None, legacy_permission: str | None = None) -> str:
+    """The level to compare: `role_name` when it is a base role; for a custom role (whose name
+    says nothing comparable), the legacy `permission` field, a safe lower bound of its base role."""
+    role = (role_name or "").strip().lower()
+    if role in _RANK:
+        return role
+    return _LEGACY.get((legacy_permission or "").strip().lower(), "none")
+
+
+def rank(level: str) -> int:
+    """Unknown levels rank as none: a name we cannot place grants nothing."""
+    return _RANK.get(level, 0)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may run one command."""
+
+    permission: str
+    users: frozenset[str] = frozenset()   # lowercased logins (GitHub logins are case-insensitive)
+    teams: tuple[str, ...] = ()           # "org/team-slug"
+    configured: bool = False              # the permission comes from kfops.yaml, not the defaults
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The `chatops` section, with defaults filled in, and where it came from (for replies)."""
+
+    rules: Mapping[str, Rule] = field(default_factory=dict)
+    allow_forks: bool = False
+    source: str = "the defaults"
+
+    @classmethod
+    def from_config(cls, data: Mapping[str, Any] | None, source: str) -> Policy:
+        """From a whole, already validated kfops.yaml mapping (None: no kfops.yaml, defaults)."""
+        chatops = (data or {}).get("chatops") or {}
+        commands = chatops.get("commands") or {}
+        rules = {}
+        for name, default in DEFAULT_PERMISSIONS.items():
+            entry = commands.get(name) or {}
+            rules[name] = Rule(
+                permission=entry.get("permission", default),
+                users=frozenset(str(u).lower() for u in entry.get("users") or ()),
+                teams=tuple(str(t) for t in entry.get("teams") or ()),
+                configured="permission" in entry,
+            )
+        return cls(rules, bool(chatops.get("allow_forks", False)), source)
+
+    def rule(self, command: str) -> Rule:
+        return self.rules.get(command) or Rule(DEFAULT_PERMISSIONS[command])
+
+    def all_teams(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(t for rule in self.rules.values() for t in rule.teams))
+
+
+DEFAULT_POLICY = Policy.from_config(None, "the defaults (no kfops.yaml on the base branch)")
+
+
+@dataclass(frozen=True)
+class Allowed:
+    command: str
+    user: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Denied:
+    command: str
+    user: str
+    reason: str   # short, for /help and logs
+    reply: str    # the whole answer posted in the PR
+
+
+Verdict = Union[Allowed, Denied]
+
+
+def teams_to_check(command: str, *, user: str, level: str, policy: Policy, fork: bool) -> tuple[str, ...]:
+    """The team memberships that could change the verdict: none when the level or the users list
+    already decides, so that the common case costs no API call."""
+    rule = policy.rule(command)
+    if (fork and command in FORK_GUARDED and not policy.allow_forks) or rank(level) >= rank(rule.permission):
+        return ()
+    if user.lower() in rule.users:
+        return ()
+    return rule.teams
+
+
+def authorize(command: str, *, user: str, level: str, policy: Policy, fork: bool,
+              member_of: Collection[str] = (), head_repo: str | None = None,
+              notes: tuple[str, ...] = ()) -> Verdict:
+    """Allowed or Denied (with the reply to post). `member_of` holds the "org/team" entries the
+    user was found to belong to; `notes` explain lookups that failed (they go into the reply)."""
+    if command not in COMMANDS:
+        raise ValueError(f"unknown command {command!r}")
+    rule = policy.rule(command)
+    if fork and command in FORK_GUARDED and not policy.allow_forks:
+        return Denied(command, user, "refused on pull requests from forks",
+                      replies.fork_refused(user, command, head_repo, policy.source))
+    if rank(level) >= rank(rule.permission):
+        return Allowed(command, user, f"{user} has {level}; /{command} needs {rule.permission}")
+    if user.lower() in rule.users:
+        return Allowed(command, user, f"{user} is listed in chatops.commands.{command}.users")
+    member = next((t for t in rule.teams if t in set(member_of)), None)
+    if member is not None:
+        return Allowed(command, user, f"{user} is a member of {member} (chatops.commands.{command}.teams)")
+    alternatives = bool(rule.users or rule.teams)
+    reason = f"needs {rule.permission}" + (" or a listed user/team" if alternatives else "")
+    return Denied(command, user, reason,
+                  replies.refused(user, command, rule.permission, level, alternatives=alternatives,
+                                  policy_source=policy.source, notes=notes))
+
+
+def needed(command: str, policy: Policy) -> str:
+    """What a command needs, with where that comes from: for `kfc comment` and logs."""
+    rule = policy.rule(command)
+    origin = f"chatops.commands.{command}.permission" if rule.configured else "default"
+    extra = []
+    if rule.users:
+        extra.append("users " + ", ".join(sorted(rule.users)))
+    if rule.teams:
+        extra.append("teams " + ", ".join(rule.teams))
+    text = f"{rule.permission} ({origin})"
+    return text + (f", or {'; '.join(extra)}" if extra else "")

@@ -1,0 +1,296 @@
+"""Read a PR comment as a command: a pure function from text to what it asks for.
+
+The rules come from bots that learnt them the hard way (Atlantis' comment parser, Prow,
+slash-command-dispatch):
+
+- The command is the first non-empty line, at its start (up to three spaces of indentation, as
+  Markdown allows for a paragraph). The rest of the comment is free text for people.
+- A command quoted (`> /deploy`), fenced or indented as code, or in the middle of a sentence is
+  not a command: people quote commands when they talk about them.
+- Characters that look like `/` (U+2215 DIVISION SLASH, U+FF0F FULLWIDTH SOLIDUS, ...) do not
+  count: what runs must be what the reader sees.
+- Arguments are split shell-style (quotes work) and values may contain `=`. Control and format
+  characters (including the invisible bidirectional overrides) are refused in arguments.
+- `/something` that is not ours is ignored (other bots have their own commands), unless it is a near
+  miss of ours (`/depoly`, `/buildrun`), which deserves a "did you mean".
+
+`parse` never raises: every input, however odd, maps to one of four results.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import shlex
+import unicodedata
+from dataclasses import dataclass
+from typing import Union
+
+SET, RUN_ID, FORCE, DRY_RUN = "--set", "--run-id", "--force", "--dry-run"
+_VALUE_OPTIONS = frozenset({SET, RUN_ID})
+_ALL_OPTIONS = (SET, RUN_ID, FORCE, DRY_RUN)
+_OPTION_USAGE = {SET: "[--set pipeline.KEY=VALUE]...", RUN_ID: "[--run-id ID]", FORCE: "[--force]",
+                 DRY_RUN: "[--dry-run]"}
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """One command: what it does (for /help) and which options it takes."""
+
+    name: str
+    summary: str
+    options: tuple[str, ...]
+
+    @property
+    def usage(self) -> str:
+        return " ".join([f"/{self.name}", *(_OPTION_USAGE[o] for o in self.options)])
+
+
+# In the order /help lists them.
+COMMANDS: dict[str, CommandSpec] = {spec.name: spec for spec in (
+    CommandSpec("build", "build the images, compile the pipeline at the PR head, upload it as a "
+                         "pipeline version", (SET, DRY_RUN)),
+    CommandSpec("run", "run the pipeline at the PR head on Kubeflow", (SET, DRY_RUN)),
+    CommandSpec("build_run", "/build, then /run (also written /build-run)", (SET, DRY_RUN)),
+    CommandSpec("staging_deploy", "release the model trained on this PR to staging",
+                (RUN_ID, FORCE, DRY_RUN)),
+    CommandSpec("deploy", "release the model trained on this PR to production, then merge",
+                (RUN_ID, FORCE, DRY_RUN)),
+    CommandSpec("status", "show this PR's runs and deployments", (RUN_ID,)),
+    CommandSpec("cancel", "cancel this PR's pipeline run", (RUN_ID,)),
+    CommandSpec("help", "list the commands you may run here", ()),
+)}
+ALIASES = {"build-run": "build_run"}
+
+_MAX_SHOWN = 60          # characters of user text echoed back in a message
+_MAX_NEAR_MISS = 40      # longer words are not typos of ours
+_NEAR_MISS_CUTOFF = 0.75
+_INDENT_LIMIT = 3        # four spaces make an indented code block in Markdown
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_KEY_PART = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+_SLASH_LOOKALIKES = frozenset("\u2044\u2215\u2571\u29f8\u2cc6\u3033\u30ce\u31d3\u4e3f\uff0f\u1735\u2f03")
+
+
+@dataclass(frozen=True)
+class ParsedCommand:
+    """A command of ours with valid arguments; `typed` keeps the spelling used (`build-run`)."""
+
+    name: str
+    typed: str
+    sets: tuple[str, ...] = ()
+    run_id: str | None = None
+    force: bool = False
+    dry_run: bool = False
+    text: str = ""
+
+    @property
+    def spec(self) -> CommandSpec:
+        return COMMANDS[self.name]
+
+    @property
+    def arguments(self) -> tuple[str, ...]:
+        """The arguments in canonical order and spelling, for display and for logs."""
+        args: list[str] = []
+        for item in self.sets:
+            args += [SET, item]
+        if self.run_id is not None:
+            args += [RUN_ID, self.run_id]
+        if self.force:
+            args.append(FORCE)
+        if self.dry_run:
+            args.append(DRY_RUN)
+        return tuple(args)
+
+    def display(self) -> str:
+        """`/build_run --set 'pipeline.parameters.tag=a b'`: shell-quoted, so it can be pasted back."""
+        return " ".join([f"/{self.name}", *(shlex.quote(a) for a in self.arguments)])
+
+
+@dataclass(frozen=True)
+class NearMiss:
+    """`/depoly`: not ours, but so close to one of ours that the user surely meant it."""
+
+    typed: str
+    suggestion: str
+
+
+@dataclass(frozen=True)
+class BadArguments:
+    """One of our commands with arguments we cannot accept; the reply shows the usage."""
+
+    name: str
+    problem: str
+
+    @property
+    def usage(self) -> str:
+        return COMMANDS[self.name].usage
+
+
+@dataclass(frozen=True)
+class NotACommand:
+    """Nothing for us to do; `reason` says why (shown by `kfc comment`, logged by the Action)."""
+
+    reason: str
+
+
+Parsed = Union[ParsedCommand, NearMiss, BadArguments, NotACommand]
+
+
+def shown(text: str, limit: int = _MAX_SHOWN) -> str:
+    """User text made safe to echo: printable only, shortened."""
+    clean = "".join(ch if ch.isprintable() else "\ufffd" for ch in text)
+    return clean if len(clean) <= limit else clean[: limit - 1] + "\u2026"
+
+
+def split_first_line(text: str) -> tuple[str, str] | None:
+    """The first non-empty line and the text after it; None for an empty comment.
+
+    Lines end at LF, CRLF or a lone CR (GitHub stores what the browser sent, often CRLF).
+    """
+    lines = _LINE_BREAK.split(text)
+    for i, line in enumerate(lines):
+        if line.strip():
+            return line, "\n".join(lines[i + 1:])
+    return None
+
+
+def parse(text: object) -> Parsed:
+    """The command a comment gives, or why it gives none. Never raises."""
+    if not isinstance(text, str):
+        return NotACommand("the comment has no text")
+    found = split_first_line(text.removeprefix("\ufeff"))
+    if found is None:
+        return NotACommand("the comment is empty")
+    line, rest = found
+    stripped = line.strip()
+    if not stripped.startswith("/"):
+        return NotACommand(_why_not(stripped))
+    indent = line[: len(line) - len(line.lstrip())]
+    if indent.strip(" ") or len(indent) > _INDENT_LIMIT:
+        return NotACommand("the first line is indented as code (a tab, 4 or more spaces, or other "
+                           "blank characters before the /): a command starts the line")
+    word, _, arguments = _split_word(stripped[1:])
+    name = ALIASES.get(word, word)
+    if name not in COMMANDS:
+        suggestion = _near_miss(word)
+        if suggestion is not None:
+            return NearMiss(word, suggestion)
+        if not word:
+            return NotACommand("a lone / is not a command")
+        return NotACommand(f"/{shown(word)} is not a kfops command")
+    return _parse_arguments(name, word, arguments, rest.strip())
+
+
+def _why_not(stripped: str) -> str:
+    first = stripped[0]
+    if _looks_like_slash(first):
+        code = f"U+{ord(first):04X} {unicodedata.name(first, 'UNKNOWN')}"
+        return f"the first line starts with {code}, which looks like / but is not: type a plain /"
+    if stripped.startswith(">"):
+        return "the first line is a quote (>): quoted commands are not run"
+    if stripped.startswith(("```", "~~~")):
+        return "the comment starts with a code block: commands in code are not run"
+    if stripped.startswith("`"):
+        return "the first line starts with inline code: commands in code are not run"
+    for name in (*COMMANDS, *ALIASES):
+        if re.search(rf"(?<!\S)/{re.escape(name)}(?!\S)", stripped):
+            return (f"/{name} is in the middle of the first line: a command must start the comment's "
+                    "first non-empty line")
+    return "the first non-empty line does not start with /"
+
+
+def _looks_like_slash(ch: str) -> bool:
+    if ch in _SLASH_LOOKALIKES:
+        return True
+    name = unicodedata.name(ch, "")
+    return "SOLIDUS" in name or ("SLASH" in name and "BACK" not in name)
+
+
+def _split_word(after_slash: str) -> tuple[str, str, str]:
+    """`build_run --set x=1` -> ("build_run", " ", "--set x=1"), splitting at the first blank."""
+    for i, ch in enumerate(after_slash):
+        if ch.isspace():
+            return after_slash[:i], ch, after_slash[i + 1:]
+    return after_slash, "", ""
+
+
+def _near_miss(word: str) -> str | None:
+    if not word or len(word) > _MAX_NEAR_MISS:
+        return None
+    candidates = [*COMMANDS, *ALIASES]
+    lowered = word.lower()
+    if lowered in candidates:   # /Build, /HELP
+        return ALIASES.get(lowered, lowered)
+    close = difflib.get_close_matches(lowered, candidates, n=1, cutoff=_NEAR_MISS_CUTOFF)
+    return ALIASES.get(close[0], close[0]) if close else None
+
+
+def _parse_arguments(name: str, typed: str, raw: str, free_text: str) -> Parsed:
+    spec = COMMANDS[name]
+    # Pasted text often carries no-break or other Unicode spaces between arguments.
+    normalized = "".join(" " if ch.isspace() else ch for ch in raw)
+    try:
+        tokens = shlex.split(normalized, comments=False, posix=True)
+    except ValueError as exc:  # "No closing quotation", "No escaped character"
+        return BadArguments(name, f"the arguments cannot be split: {str(exc).lower()}")
+    for token in tokens:
+        bad = next((ch for ch in token if unicodedata.category(ch) in _REFUSED_CATEGORIES), None)
+        if bad is not None:
+            return BadArguments(name, f"an argument contains the invisible or control character "
+                                      f"U+{ord(bad):04X}: retype it")
+    sets: list[str] = []
+    run_id: str | None = None
+    force = dry_run = False
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        i += 1
+        if not token.startswith("-"):
+            return BadArguments(name, f"unexpected argument `{shown(token)}`: free text goes on the lines "
+                                      f"after the command")
+        option, has_value, value = token.partition("=")
+        if option not in _ALL_OPTIONS:
+            close = difflib.get_close_matches(option, _ALL_OPTIONS, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]}?)" if close and close[0] in spec.options else ""
+            return BadArguments(name, f"unknown option `{shown(option)}`{hint}")
+        if option not in spec.options:
+            return BadArguments(name, f"/{name} does not take {option}")
+        if option in _VALUE_OPTIONS:
+            if not has_value:
+                if i >= len(tokens) or tokens[i].startswith("--"):
+                    return BadArguments(name, f"{option} needs a value")
+                value = tokens[i]
+                i += 1
+            if option == SET:
+                problem = _check_set(value)
+                if problem:
+                    return BadArguments(name, problem)
+                sets.append(value)
+            else:
+                if run_id is not None:
+                    return BadArguments(name, f"{RUN_ID} is given twice")
+                if not _RUN_ID.match(value):
+                    return BadArguments(name, f"`{shown(value)}` is not a run id (letters, digits, . _ -)")
+                run_id = value
+        else:
+            if has_value:
+                return BadArguments(name, f"{option} takes no value")
+            force = force or option == FORCE
+            dry_run = dry_run or option == DRY_RUN
+    return ParsedCommand(name, typed, tuple(sets), run_id, force, dry_run, free_text)
+
+
+def _check_set(item: str) -> str | None:
+    """The same rule as `kfc --set`: KEY=VALUE, split at the first `=`, only under `pipeline.`."""
+    key, has_value, _ = item.partition("=")
+    if not has_value:
+        return f"--set `{shown(item)}`: expected KEY=VALUE, e.g. --set pipeline.parameters.epochs=5"
+    parts = key.split(".")
+    if not all(_KEY_PART.match(p) for p in parts):
+        return f"--set `{shown(item)}`: the key `{shown(key)}` is not a dotted path"
+    if parts[0] != "pipeline" or len(parts) < 2:
+        return (f"--set `{shown(item)}`: only pipeline.* may be set from a comment; other sections "
+                f"change in a reviewed commit")
+    return None

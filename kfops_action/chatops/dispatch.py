@@ -1,0 +1,284 @@
+"""The one path from a PR comment to an answer in the PR:
+
+    event -> command -> (acknowledge) -> authorize -> requirements -> handler -> report
+
+Every stage that can be pure is (`plan_for_parse`, `plan_for_command` decide what to do without
+any I/O, and `kfc comment` prints those same plans); `dispatch` only gathers the facts the plans
+need through the ports it is given and carries the plan out. The acknowledgement (an eyes
+reaction) is the first remote call, made before any slow import: the user sees at once that the
+command was seen.
+
+Every refusal is answered in the PR and changes nothing else. Reactions: eyes when a command of
+ours is seen, then rocket for success, confused for anything else.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import __version__
+from ..errors import KfopsError
+from . import replies
+from .authorize import LEVELS, Allowed, Denied, Policy, Verdict, authorize, teams_to_check
+from .base_config import BaseConfig, parse_base_config
+from .command import COMMANDS, BadArguments, NearMiss, NotACommand, Parsed, ParsedCommand, parse
+from .event import CommentEvent, Ignored, read_event
+from .ports import CONFUSED, EYES, ROCKET, ConfigSource, GitHubPort
+from .requirements import NotReady, PullState, check, pull_state
+
+# What became of a comment; `Outcome.exit_code` maps them to the job's exit status.
+IGNORED, NEAR_MISS, BAD_ARGUMENTS, DENIED, HELP, UNAVAILABLE, RUN = (
+    "ignored", "near_miss", "bad_arguments", "denied", "help", "unavailable", "run")
+NOT_READY, CONFIG_ERROR, SUCCEEDED, FAILED = "not_ready", "config_error", "succeeded", "failed"
+_FAILING = frozenset({CONFIG_ERROR, FAILED})
+
+
+@dataclass(frozen=True)
+class Report:
+    """A handler's answer: Markdown for the PR, and whether the command did what it was asked."""
+
+    ok: bool
+    body: str
+
+
+class ProgressLog:
+    """The handlers' Reporter for the Action: each line goes to the job log at once and is kept,
+    so that the final report can include what happened on the way."""
+
+    def __init__(self, log: Callable[[str], None]) -> None:
+        self.lines: list[str] = []
+        self._log = log
+
+    def progress(self, message: str) -> None:
+        self.lines.append(message)
+        self._log(message)
+
+    def warning(self, message: str) -> None:
+        self.lines.append(f"warning: {message}")
+        self._log(f"warning: {message}")
+
+
+@dataclass
+class CommandContext:
+    """Everything a handler may use: the command, the pinned head, the base config, and the two
+    ways to speak (progress lines, and `post` for an intermediate comment such as a run link)."""
+
+    command: ParsedCommand
+    event: CommentEvent
+    pull: PullState
+    head_sha: str
+    base: BaseConfig
+    level: str
+    progress: ProgressLog
+    post: Callable[[str], None]
+    add_secret: Callable[[str], None]
+
+
+Handler = Callable[[CommandContext], Report]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the Action does with a comment, decided without I/O."""
+
+    outcome: str
+    reply: str | None = None
+    verdict: Verdict | None = None
+
+    @property
+    def runs(self) -> bool:
+        return self.outcome == RUN
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What `dispatch` did, for the job log and the exit code."""
+
+    outcome: str
+    detail: str = ""
+    command: str | None = None
+    replies: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def exit_code(self) -> int:
+        """Refusals and near misses are answers, not failures; a failed command or an invalid
+        base config fails the job so that it shows red."""
+        return 1 if self.outcome in _FAILING else 0
+
+
+# --- pure planning -------------------------------------------------------------------------
+
+
+def plan_for_parse(parsed: Parsed, user: str) -> Plan | None:
+    """The answer when the comment is not a runnable command; None when it is one."""
+    if isinstance(parsed, NotACommand):
+        return Plan(IGNORED)
+    if isinstance(parsed, NearMiss):
+        return Plan(NEAR_MISS, replies.did_you_mean(user, parsed.typed, parsed.suggestion))
+    if isinstance(parsed, BadArguments):
+        return Plan(BAD_ARGUMENTS, replies.bad_arguments(user, parsed.name, parsed.problem))
+    return None
+
+
+def plan_for_command(command: ParsedCommand, *, user: str, level: str, policy: Policy, fork: bool,
+                     available: Collection[str], head_repo: str | None = None,
+                     member_of: Collection[str] = (), notes: tuple[str, ...] = ()) -> Plan:
+    """Authorize, then: the /help answer, "not available yet", or RUN the handler."""
+    facts: dict[str, Any] = dict(user=user, level=level, policy=policy, fork=fork,
+                                 member_of=member_of, head_repo=head_repo)
+    verdict = authorize(command.name, notes=notes, **facts)
+    if isinstance(verdict, Denied):
+        return Plan(DENIED, verdict.reply, verdict)
+    if command.name == "help":
+        verdicts = {name: authorize(name, **facts) for name in COMMANDS}
+        allowed = [n for n, v in verdicts.items() if isinstance(v, Allowed)]
+        refused = [(n, v.reason) for n, v in verdicts.items() if isinstance(v, Denied)]
+        unavailable = [n for n in allowed if n != "help" and n not in available]
+        return Plan(HELP, replies.help_text(user, allowed, refused, policy_source=policy.source, fork=fork,
+                                            unavailable=unavailable), verdict)
+    if command.name not in available:
+        return Plan(UNAVAILABLE, replies.not_available(user, command.name, __version__), verdict)
+    return Plan(RUN, None, verdict)
+
+
+# --- carrying a plan out -------------------------------------------------------------------
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class _Answers:
+    """Posts to the PR: every body scrubbed of secrets, marked as ours, split to GitHub's limit."""
+
+    def __init__(self, github: GitHubPort, event: CommentEvent, secrets: Iterable[str],
+                 log: Callable[[str], None]) -> None:
+        self.github, self.event, self.log = github, event, log
+        self.secrets = [s for s in secrets if s]
+        self.posted: list[str] = []
+
+    def add_secret(self, secret: str) -> None:
+        if secret:
+            self.secrets.append(secret)
+
+    def post(self, body: str) -> None:
+        if not body.startswith(replies.MARKER):
+            body = replies.report(body)
+        for part in replies.split_body(replies.scrub(body, self.secrets)):
+            self.github.post_comment(self.event.number, part)
+            self.posted.append(part)
+
+    def react(self, content: str) -> None:
+        """Reactions are a courtesy: a failure to add one is logged, never fatal."""
+        try:
+            self.github.add_reaction(self.event.comment_id, content)
+        except KfopsError as exc:
+            self.log(f"warning: could not add the {content} reaction: {replies.scrub(str(exc), self.secrets)}")
+
+    def finish(self, outcome: str, command: str | None, detail: str = "", ok: bool = False) -> Outcome:
+        self.react(ROCKET if ok else CONFUSED)
+        return Outcome(outcome, detail, command, tuple(self.posted))
+
+
+def _memberships(github: GitHubPort, teams: Iterable[str], user: str,
+                 log: Callable[[str], None]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The listed teams the user belongs to, and a note for each lookup that failed (often: the
+    token cannot read org teams, which GITHUB_TOKEN never can)."""
+    member: set[str] = set()
+    notes: list[str] = []
+    for team in dict.fromkeys(teams):
+        org, _, slug = team.partition("/")
+        try:
+            if github.is_team_member(org, slug, user):
+                member.add(team)
+        except KfopsError as exc:
+            log(f"warning: team lookup {team} failed: {exc}")
+            notes.append(f"The membership of {team} could not be checked ({exc.what}).")
+    return frozenset(member), tuple(notes)
+
+
+def _level(raw: str | None) -> str:
+    text = (raw or "").strip().lower()
+    return text if text in LEVELS else ((raw or "").strip() or "none")
+
+
+def dispatch(event_name: str, payload: Any, *, github: GitHubPort, base_config: ConfigSource,
+             handlers: Mapping[str, Handler], config_path: str = "kfops.yaml",
+             own_logins: Collection[str] = (), secrets: Iterable[str] = (),
+             log: Callable[[str], None] = _stderr) -> Outcome:
+    """Carry one event through the whole path; see the module docstring for the order.
+
+    `base_config` is called with the PR's base branch and returns kfops.yaml as it is there; the
+    PR's own kfops.yaml plays no part in who may run what. `handlers` maps command names to the
+    work; commands without one answer that they are not available yet.
+    """
+    event = read_event(event_name, payload, own_logins=own_logins)
+    if isinstance(event, Ignored):
+        log(f"ignored: {event.reason}")
+        return Outcome(IGNORED, event.reason)
+    parsed = parse(event.body)
+    if isinstance(parsed, NotACommand):
+        log(f"ignored: {parsed.reason}")
+        return Outcome(IGNORED, parsed.reason)
+
+    answers = _Answers(github, event, secrets, log)
+    answers.react(EYES)  # the acknowledgement: first remote call, nothing slow imported yet
+    early = plan_for_parse(parsed, event.user)
+    name = parsed.name if isinstance(parsed, (ParsedCommand, BadArguments)) else None
+    if early is not None:
+        assert early.reply is not None
+        answers.post(early.reply)
+        return answers.finish(early.outcome, name, early.outcome)
+    assert isinstance(parsed, ParsedCommand)
+    command = parsed
+    log(f"command from @{event.user} on #{event.number}: {command.display()}")
+
+    pull = pull_state(github.get_pull(event.number), event.number)
+    if not pull.base_ref:
+        answers.post(replies.not_ready(event.user, command.name, "GitHub did not say which branch the pull "
+                                                                 "request targets"))
+        return answers.finish(NOT_READY, command.name)
+    try:
+        base = parse_base_config(base_config(pull.base_ref), ref=pull.base_ref, path=config_path)
+    except KfopsError as exc:
+        answers.post(replies.config_invalid(event.user, command.name, f"{config_path} on `{pull.base_ref}`",
+                                            str(exc)))
+        return answers.finish(CONFIG_ERROR, command.name, exc.what)
+    policy = base.policy
+    level = _level(github.get_permission(event.user))
+    if command.name == "help":
+        teams: Iterable[str] = policy.all_teams()
+    else:
+        teams = teams_to_check(command.name, user=event.user, level=level, policy=policy, fork=pull.fork)
+    member_of, notes = _memberships(github, teams, event.user, log)
+    plan = plan_for_command(command, user=event.user, level=level, policy=policy, fork=pull.fork,
+                            available=frozenset(handlers), head_repo=pull.head_repo, member_of=member_of,
+                            notes=notes)
+    if plan.verdict is not None:
+        log(f"{type(plan.verdict).__name__.lower()}: {plan.verdict.reason}")
+    if not plan.runs:
+        assert plan.reply is not None
+        answers.post(plan.reply)
+        return answers.finish(plan.outcome, command.name, ok=plan.outcome == HELP)
+
+    readiness = check(command.name, pull)
+    if isinstance(readiness, NotReady):
+        answers.post(replies.not_ready(event.user, command.name, readiness.problem))
+        return answers.finish(NOT_READY, command.name, readiness.problem)
+    context = CommandContext(command, event, pull, readiness.head_sha, base, level, ProgressLog(log),
+                             answers.post, answers.add_secret)
+    try:
+        report = handlers[command.name](context)
+    except KfopsError as exc:
+        answers.post(replies.failed(event.user, command.name, readiness.head_sha, str(exc)))
+        return answers.finish(FAILED, command.name, exc.what)
+    except Exception as exc:
+        # A bug: say so in the PR, then let the traceback reach the job log.
+        answers.post(replies.internal_error(event.user, command.name, f"{type(exc).__name__}: {exc}"))
+        answers.react(CONFUSED)
+        raise
+    answers.post(report.body)
+    return answers.finish(SUCCEEDED if report.ok else FAILED, command.name, ok=report.ok)

@@ -1,0 +1,103 @@
+"""`kfc comment`: what the Action would do with a comment, without doing it.
+
+It runs the dispatcher's own pure stages (parse, plan_for_parse, plan_for_command, with the same
+list of available commands), so what it prints is what the Action decides; only the facts the
+Action would ask GitHub for (the permission level, fork or not, team memberships) are given on
+the command line instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+
+from .authorize import DEFAULT_POLICY, needed
+from .base_config import BaseConfig, read_local_config
+from .command import BadArguments, NearMiss, NotACommand, ParsedCommand, parse, shown
+from .dispatch import DENIED, HELP, UNAVAILABLE, plan_for_command, plan_for_parse
+from .handlers import AVAILABLE
+
+_REACT = "react with eyes at once"
+
+
+def find_comment_config(explicit: str | None, cwd: Path | None = None) -> BaseConfig | None:
+    """-c PATH, else ./kfops.yaml when there is one, else None (the defaults, as the Action uses
+    when the base branch has no kfops.yaml)."""
+    if explicit:
+        return read_local_config(Path(explicit))
+    default = cwd / "kfops.yaml" if cwd is not None else Path("kfops.yaml")
+    return read_local_config(default) if default.is_file() else None
+
+
+def _row(label: str, value: str) -> str:
+    return f"{label + ':':<15}{value}"
+
+
+def _work(command: ParsedCommand) -> str:
+    """What the handler does, in words, for an allowed command this version can run."""
+    at = "at the pull request head (pinned when the comment arrives)"
+    if command.dry_run:
+        return (f"{_REACT}; compile the pipeline {at} and check its parameters; build, upload and run "
+                "nothing; reply with the parameters table, then react with rocket")
+    steps = {
+        "build": f"build the configured images, compile the pipeline {at}, upload it as a pipeline "
+                 "version; reply with the version",
+        "run": f"compile the pipeline {at}, check its parameters, upload the version if it is new, start "
+               "a run on Kubeflow, post its link, follow it to its end and reply with the outcome",
+        "build_run": f"build the configured images, compile the pipeline {at}, check its parameters, "
+                     "upload it, start a run on Kubeflow, post its link, follow it to its end and reply "
+                     "with the outcome",
+    }[command.name]
+    return f"{_REACT}; {steps}; react with rocket on success, confused otherwise"
+
+
+def preview(text: str, *, user: str, level: str, fork: bool, teams: Collection[str] = (),
+            base: BaseConfig | None = None, available: Collection[str] = AVAILABLE) -> str:
+    parsed = parse(text)
+    lines: list[str] = []
+    reply: str | None = None
+    if isinstance(parsed, NotACommand):
+        lines += [_row("not a command", parsed.reason),
+                  _row("the Action", "would ignore this comment: no reaction, no reply")]
+        return "\n".join(lines)
+    early = plan_for_parse(parsed, user)
+    if isinstance(parsed, NearMiss):
+        lines += [_row("near miss", f"/{shown(parsed.typed)} is not a kfops command; "
+                                    f"did you mean /{parsed.suggestion}?"),
+                  _row("the Action", f"would {_REACT}, reply (below), then react with confused; nothing runs")]
+    elif isinstance(parsed, BadArguments):
+        lines += [_row("command", f"/{parsed.name}"), _row("arguments", f"refused: {parsed.problem}"),
+                  _row("the Action", f"would {_REACT}, reply with the usage (below), then react with "
+                                     "confused; nothing runs")]
+    if early is not None:
+        reply = early.reply
+    else:
+        assert isinstance(parsed, ParsedCommand)
+        policy = base.policy if base is not None else DEFAULT_POLICY
+        plan = plan_for_command(parsed, user=user, level=level, policy=policy, fork=fork, available=available,
+                                head_repo=f"{user}/REPO" if fork else None, member_of=frozenset(teams))
+        where = "a fork" if fork else "this repository"
+        lines += [
+            _row("command", parsed.display()),
+            _row("arguments", " ".join(parsed.arguments) or "(none)"),
+            _row("needs", needed(parsed.name, policy)),
+            _row("user", f"@{user} with {level}" + (f", member of {', '.join(teams)}" if teams else "")
+                 + f", on a pull request from {where}"),
+            _row("allowed", ("no: " if plan.outcome == DENIED else "yes: ")
+                 + (plan.verdict.reason if plan.verdict is not None else "")),
+            _row("permissions", policy.source + (" (the Action reads kfops.yaml from the PR's base branch)"
+                                                  if base is not None else "")),
+        ]
+        if parsed.text:
+            lines.append(_row("free text", f"{len(parsed.text.splitlines())} line(s), not read by kfops"))
+        if plan.runs:
+            lines.append(_row("the Action", "would " + _work(parsed)))
+        else:
+            what = {DENIED: "reply with the refusal (below) and react with confused; nothing runs",
+                    HELP: "reply with the list below and react with rocket",
+                    UNAVAILABLE: "reply that it is not available yet (below) and react with confused"}
+            lines.append(_row("the Action", f"would {_REACT}, {what[plan.outcome]}"))
+        reply = plan.reply
+    if reply is not None:
+        lines += ["", "reply:", reply.rstrip("\n")]
+    return "\n".join(lines)
