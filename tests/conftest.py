@@ -19,6 +19,7 @@ import pytest
 
 if TYPE_CHECKING:
     from fakes.fake_kfp import FakeKfp
+    from fakes.kube import KubeApi
     from fakes.prism import PrismProxy
 
 FAKE_TOKEN = "kfops-test-token-7c1e5b"
@@ -100,3 +101,21 @@ def kfp_endpoint(request: pytest.FixtureRequest, fake_kfp: FakeKfp) -> str:
         return fake_kfp.url
     prism: PrismProxy = request.getfixturevalue("prism_proxy")
     return prism.url
+
+
+@pytest.fixture(scope="session")
+def kube_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeApi]:
+    """A real kube-apiserver + etcd with the KServe CRD, shared by the session (about 10 s)."""
+    from fakes.kube import ETCD_HOW_TO, INFRA_HOW_TO, etcd_binary, infra_dir, start_kube_api
+
+    infra, etcd = infra_dir(), etcd_binary()
+    if infra is None:
+        require_infra("Kubernetes API server", INFRA_HOW_TO)
+    if etcd is None:
+        require_infra("etcd", ETCD_HOW_TO)
+    assert infra is not None and etcd is not None
+    api = start_kube_api(tmp_path_factory.mktemp("k8s"), infra, etcd)
+    try:
+        yield api
+    finally:
+        api.stop()
