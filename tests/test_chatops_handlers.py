@@ -122,3 +122,24 @@ def test_kfp_token_never_reaches_the_pr(checkout: tuple[Path, str], fake_kfp: An
     outcome, github = go("/run", repo, head, base=base_text(fake_kfp.url), env={"KF_PIPELINES_TOKEN": fake_kfp.token})
     assert outcome.outcome == d.FAILED
     assert fake_kfp.token not in github.comments[0]
+
+
+def test_cluster_access_settings_come_from_the_base_branch(tmp_path: Path) -> None:
+    """A PR may describe its images, not where Kaniko runs or with which secrets."""
+    from types import SimpleNamespace
+
+    from kfops_action.chatops.handlers import Workspace, command_config
+
+    (tmp_path / "kfops.yaml").write_text(
+        "pipeline: {file: p.py, function: f}\n"
+        "kubeflow: {endpoint: 'https://attacker.example'}\n"
+        "images:\n  builder: kaniko\n  registry: r.example/acme\n  build: [{name: trainer}]\n"
+        "  kaniko: {namespace: kube-system, registry_secret: stolen}\n")
+    base = {"pipeline": {"file": "p.py", "function": "f"},
+            "kubeflow": {"endpoint": "https://kubeflow.example/pipeline"},
+            "images": {"builder": "none", "kaniko": {"namespace": "ml-builds", "registry_secret": "push"}}}
+    context = SimpleNamespace(command=SimpleNamespace(sets=()), base=SimpleNamespace(data=base))
+    config = command_config(context, Workspace(root=tmp_path))
+    assert config.section("kubeflow") == {"endpoint": "https://kubeflow.example/pipeline"}
+    assert config.section("images")["kaniko"] == {"namespace": "ml-builds", "registry_secret": "push"}
+    assert config.section("images")["build"] == [{"name": "trainer"}]

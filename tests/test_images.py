@@ -25,12 +25,6 @@ def test_images_without_a_registry_are_an_error(tmp_path: Path) -> None:
         select_builder({"builder": "docker", "build": [{"name": "trainer"}]}, tmp_path)
 
 
-def test_a_builder_this_version_lacks_is_refused_not_skipped(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError) as info:
-        select_builder({"builder": "kaniko", "registry": "r.example/acme", "build": [{"name": "trainer"}]}, tmp_path)
-    assert "images.builder 'kaniko' is not available" in info.value.what
-
-
 def test_image_specs_resolve_paths_and_references(tmp_path: Path) -> None:
     [spec] = image_specs({"build": [{"name": "trainer", "context": "docker/train",
                                       "build_args": {"PY": 3.11}}]}, tmp_path)

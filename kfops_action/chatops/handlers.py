@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 PIPELINE_COMMANDS = ("build", "run", "build_run")
 AVAILABLE = frozenset(PIPELINE_COMMANDS)
 PR_SECTIONS = frozenset({"version", "pipeline", "images"})
+BASE_IMAGE_KEYS = frozenset({"kaniko"})
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,15 @@ def command_config(context: CommandContext, workspace: Workspace) -> Config:
                           fix="add kfops.yaml to the repository (see examples/quickstart/kfops.yaml), or "
                               "set the action's `config` input to its path")
     from_pr = load_config(path, list(context.command.sets))
+    base = context.base.data or {}
     merged = {k: v for k, v in from_pr.data.items() if k in PR_SECTIONS}
-    merged.update({k: v for k, v in (context.base.data or {}).items() if k not in PR_SECTIONS})
+    merged.update({k: v for k, v in base.items() if k not in PR_SECTIONS})
+    if "images" in merged:
+        # Where Kaniko runs (namespace, service account, secrets it mounts) is cluster access,
+        # not a description of the code: it comes from the base branch like `kubeflow`.
+        images = {k: v for k, v in merged["images"].items() if k not in BASE_IMAGE_KEYS}
+        images.update({k: v for k, v in (base.get("images") or {}).items() if k in BASE_IMAGE_KEYS})
+        merged["images"] = images
     return replace(from_pr, data=merged)
 
 

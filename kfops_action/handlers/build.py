@@ -47,6 +47,7 @@ def build_images(config: Config, commit: Commit, reporter: Reporter) -> list[Bui
         return []
     tag = commit.short + ("-dirty" if commit.dirty else "")
     reporter.progress(f"building {len(specs)} image(s) with {builder.kind}")
+    builder.progress = reporter.progress
     return builder.build(specs, config.section("images")["registry"], tag)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from ..errors import ConfigError
 
@@ -36,6 +36,7 @@ class BuiltImage:
 
 class ImageBuilder(Protocol):
     kind: str
+    progress: Callable[[str], None]  # per-image news (built, reused), set by the build handler
 
     def build(self, images: list[ImageSpec], registry: str, tag: str) -> list[BuiltImage]: ...
 
@@ -53,16 +54,20 @@ def image_specs(images_section: dict[str, Any], base_dir: Path) -> list[ImageSpe
     return specs
 
 
-# Builders register here as they are implemented; the config schema already names them.
-BUILDERS: dict[str, type] = {}
+def builder_classes() -> dict[str, type]:
+    """The builders by `images.builder` name; imported on demand so `kfc --help` stays light."""
+    from .docker import DockerBuilder
+    from .kaniko import KanikoBuilder
+
+    return {DockerBuilder.kind: DockerBuilder, KanikoBuilder.kind: KanikoBuilder}
 
 
 def select_builder(images_section: dict[str, Any], base_dir: Path) -> tuple[ImageBuilder | None, list[ImageSpec]]:
     """(builder, images) to build, or (None, []) when nothing is configured to build.
 
-    Images listed with `builder: none` (or no builder) is a contradiction, and a builder named in
-    the config that this version cannot run is an error, not a silent skip: a pipeline that needs
-    an image and runs with a stale one is worse than one that does not run.
+    Images listed with `builder: none` (or no builder) is a contradiction, an error rather than a
+    silent skip: a pipeline that needs an image and runs with a stale one is worse than one that
+    does not run.
     """
     specs = image_specs(images_section, base_dir)
     kind = images_section.get("builder", "none")
@@ -75,10 +80,5 @@ def select_builder(images_section: dict[str, Any], base_dir: Path) -> tuple[Imag
     if not images_section.get("registry"):
         raise ConfigError("images.build lists images but images.registry is not set",
                           fix="set images.registry, e.g. ghcr.io/your-org/your-model")
-    builder_cls = BUILDERS.get(kind)
-    if builder_cls is None:
-        raise ConfigError(
-            f"images.builder '{kind}' is not available in this version of kfops",
-            fix="build and push the images yourself and set images.builder: none (and remove images.build) "
-                "until this builder ships")
-    return builder_cls(), specs
+    builder_cls = builder_classes()[kind]  # the schema allows only known names
+    return builder_cls.from_config(images_section, base_dir), specs
