@@ -1,0 +1,57 @@
+"""A command's report in the PR, driven by the handlers as the work advances.
+
+`PullRequestReport` holds the `Report` of one invocation and its `StatusComment`: each state
+change re-renders and edits the one comment; progress lines go to the job log only (a PR comment
+per step would be noise and would spend the request budget); warnings are collected and shown.
+`finish` sends the final report, writes it with whole logs to the job summary, and logs the
+number of GitHub requests the command made.
+
+It satisfies the handlers' `Reporter` protocol (`progress`, `warning`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from . import actions_commands
+from .render import Report, render, render_summary
+from .status_comment import StatusComment
+
+
+class PullRequestReport:
+    def __init__(self, comment: StatusComment, report: Report, *,
+                 log: Callable[[str], None] | None = None, scrub: Callable[[str], str] | None = None,
+                 env: Mapping[str, str] | None = None) -> None:
+        self.comment = comment
+        self.report = report
+        self.scrub = scrub or comment.scrub
+        self.log = log or (lambda message: print(message, file=sys.stderr, flush=True))
+        self.env = env
+
+    # -- handlers' Reporter protocol -------------------------------------------------------------
+
+    def progress(self, message: str) -> None:
+        self.log(self.scrub(message))
+
+    def warning(self, message: str) -> None:
+        message = self.scrub(message)
+        self.log(f"warning: {message}")
+        self.report = dataclasses.replace(self.report, warnings=(*self.report.warnings, message))
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def update(self, *, force: bool = True, **changes: Any) -> bool:
+        """Change fields of the report (state=..., run_url=...) and show it. State changes are
+        forced; pass force=False for progress that may be throttled (task states while polling)."""
+        self.report = dataclasses.replace(self.report, **changes)
+        return self.comment.update(render(self.report), force=force or self.report.final)
+
+    def finish(self, state: str, **changes: Any) -> None:
+        """The final report: posted (always), and written to the job summary with whole logs."""
+        self.report = dataclasses.replace(self.report, state=state, **changes)
+        self.comment.update(render(self.report), force=True)
+        actions_commands.append_step_summary(self.scrub(render_summary(self.report)), env=self.env)
+        self.log(self.comment.client.summary())

@@ -1,0 +1,890 @@
+"""A stateful fake of the part of GitHub's REST API that kfops uses, with fault injection.
+
+It serves real HTTP on 127.0.0.1 (a free port) from a background thread, so the client under
+test runs its real `requests` code: keep-alive, timeouts, connection resets. Its answers follow
+GitHub's published description (tests run it behind Prism, which checks every request and
+response against that description), and its behaviour follows GitHub's documented rules:
+
+- comments: 65,536-character limit (422 "body is too long"), edit, delete (then 404);
+- reactions: 201 when added, 200 when the same account already reacted the same way;
+- labels: created on demand, issue labels, filtering issues by label;
+- pull requests: head SHA, `PUT .../merge` with `sha=` (409 "Head branch was modified" when it
+  moved), merge methods the repository allows (405 otherwise), close;
+- commit statuses, deployments and deployment statuses; collaborator permissions; team
+  memberships; the rate-limit headers, counting down from GITHUB_TOKEN's 1,000 an hour.
+
+Faults (`inject`): 500/502/503 (optionally after applying the write, as GitHub sometimes does),
+429 and 403 secondary rate limits with or without `retry-after`, a spent primary limit, a
+connection reset (before or after applying), a slow answer. Every request is recorded
+(`requests`) so tests count them and read what was sent.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import re
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+COMMENT_LIMIT = 65_536
+RATE_LIMIT = 1_000
+DOCS = "https://docs.github.com/rest"
+SECONDARY_MESSAGE = ("You have exceeded a secondary rate limit. Please wait a few minutes before you try "
+                     "again. If you reach out to GitHub Support for help, please include the request ID "
+                     "0000:0000:0000.")
+REACTIONS = {"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"}
+ROLE_TO_PERMISSION = {"admin": "admin", "maintain": "write", "write": "write", "triage": "read",
+                      "read": "read", "none": "none"}
+FAULTS = {"500", "502", "503", "502-after", "503-retry-after", "429", "429-retry-after", "403-secondary",
+          "403-secondary-retry-after", "403-primary", "reset", "reset-after", "slow"}
+
+# kfops' user agent and API version are checked: a client that forgets them is a bug.
+REQUIRED_HEADERS = ("User-Agent", "X-GitHub-Api-Version")
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: Any
+    status: int | None          # None: the connection was reset
+    headers: dict[str, str]     # names lower-cased (Prism forwards them so)
+
+
+@dataclass
+class Fault:
+    kind: str
+    method: str
+    path: re.Pattern[str]
+    times: int
+    seconds: float = 0.0        # retry-after, reset offset, or delay
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.times > 0 and method == self.method and self.path.search(path) is not None
+
+
+@dataclass
+class PullRequest:
+    number: int
+    title: str
+    head_sha: str
+    user: str
+    head_ref: str = "feature"
+    base_ref: str = "main"
+    state: str = "open"
+    mergeable: bool | None = True
+    merged: bool = False
+    merge_sha: str | None = None
+    merged_by: str | None = None
+    body: str | None = None
+    labels: list[str] = field(default_factory=list)
+    created: str = ""
+    updated: str = ""
+    closed: str | None = None
+    is_pull: bool = True
+
+
+class FakeGitHub:
+    """One repository's worth of GitHub. Use as a context manager, or start()/stop()."""
+
+    def __init__(self, *, token: str, owner: str = "kfops-org", repo: str = "model",
+                 bot_login: str = "github-actions[bot]", bot_type: str = "Bot",
+                 comment_limit: int = COMMENT_LIMIT, path_prefix: str = "") -> None:
+        self.token = token
+        self.path_prefix = path_prefix.rstrip("/")  # GitHub Enterprise Server serves under /api/v3
+        self.owner, self.repo = owner, repo
+        self.bot_login, self.bot_type = bot_login, bot_type
+        self.comment_limit = comment_limit
+        self._lock = threading.RLock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.public_url: str | None = None
+        self.reset()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start() the fake first"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> FakeGitHub:
+        fake = self
+
+        class Handler(_Handler):
+            github = fake
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-github", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        self._server = None
+
+    def __enter__(self) -> FakeGitHub:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._ids = itertools.count(1001)
+            self._clock = datetime(2025, 1, 6, 9, 0, 0, tzinfo=timezone.utc)
+            self.users: dict[str, dict[str, Any]] = {}
+            self.permissions: dict[str, str] = {}
+            self.teams: dict[tuple[str, str], set[str]] = {}
+            self.settings: dict[str, Any] = {"allow_merge_commit": True, "allow_squash_merge": True,
+                                             "allow_rebase_merge": True, "show_merge_settings": True}
+            self.pulls: dict[int, PullRequest] = {}
+            self.comments: dict[int, dict[str, Any]] = {}
+            self.reactions: dict[int, list[dict[str, Any]]] = {}
+            self.labels: dict[str, dict[str, Any]] = {}
+            self.statuses: dict[str, list[dict[str, Any]]] = {}
+            self.deployments: dict[int, dict[str, Any]] = {}
+            self.deployment_statuses: dict[int, list[dict[str, Any]]] = {}
+            self.requests: list[Recorded] = []
+            self.faults: list[Fault] = []
+            self.rate_remaining = RATE_LIMIT
+            self.rate_reset = int(time.time()) + 3600
+            self.problems: list[str] = []     # protocol mistakes of the client (missing headers...)
+            self._user(self.bot_login, self.bot_type)
+            self._user(self.owner, "Organization")
+
+    # -- seeding -------------------------------------------------------------------------------
+
+    def add_pull(self, number: int, *, head_sha: str, title: str = "Improve the model", user: str = "alice",
+                 state: str = "open", mergeable: bool | None = True, labels: list[str] | None = None,
+                 body: str | None = None) -> PullRequest:
+        with self._lock:
+            self._user(user)
+            now = self._now()
+            pull = PullRequest(number, title, head_sha, user, state=state, mergeable=mergeable,
+                               labels=list(labels or []), body=body, created=now, updated=now)
+            for name in pull.labels:
+                self._label(name)
+            self.pulls[number] = pull
+            return pull
+
+    def add_issue(self, number: int, *, title: str = "An issue", user: str = "alice",
+                  labels: list[str] | None = None) -> PullRequest:
+        pull = self.add_pull(number, head_sha="0" * 40, title=title, user=user, labels=labels)
+        pull.is_pull = False
+        return pull
+
+    def add_comment(self, issue: int, body: str, *, user: str = "alice", user_type: str = "User") -> int:
+        with self._lock:
+            self._user(user, user_type)
+            return self._create_comment(issue, body, user)["id"]
+
+    def set_permission(self, login: str, role_name: str) -> None:
+        with self._lock:
+            self._user(login)
+            self.permissions[login.lower()] = role_name
+
+    def add_team_member(self, org: str, team: str, login: str) -> None:
+        with self._lock:
+            self.teams.setdefault((org.lower(), team.lower()), set()).add(login.lower())
+
+    def push(self, number: int, sha: str) -> None:
+        """The PR author pushes: the head moves."""
+        with self._lock:
+            self.pulls[number].head_sha = sha
+
+    def delete_comment(self, comment_id: int) -> None:
+        with self._lock:
+            self.comments.pop(comment_id, None)
+
+    def inject(self, method: str, path: str, kind: str, *, times: int = 1, seconds: float = 0.0) -> None:
+        """Fail the next `times` requests `method path-regex` with `kind` (see FAULTS)."""
+        if kind not in FAULTS:
+            raise ValueError(f"unknown fault {kind!r}: one of {', '.join(sorted(FAULTS))}")
+        with self._lock:
+            self.faults.append(Fault(kind, method.upper(), re.compile(path), times, seconds))
+
+    # -- reading state (tests) -----------------------------------------------------------------
+
+    def comments_on(self, issue: int) -> list[dict[str, Any]]:
+        with self._lock:
+            return [copy.deepcopy(c) for c in sorted(self.comments.values(), key=lambda c: c["id"])
+                    if c["_issue"] == issue]
+
+    def bodies(self, issue: int) -> list[str]:
+        return [c["body"] for c in self.comments_on(issue)]
+
+    def count(self, method: str | None = None, path: str | None = None) -> int:
+        return len([r for r in self.requests if (method is None or r.method == method)
+                    and (path is None or re.search(path, r.path))])
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _now(self) -> str:
+        self._clock += timedelta(seconds=1)
+        return self._clock.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def _user(self, login: str, kind: str = "User") -> dict[str, Any]:
+        key = login.lower()
+        if key not in self.users:
+            uid = 41898282 if login == "github-actions[bot]" else next(self._ids)
+            self.users[key] = {"login": login, "id": uid, "type": kind}
+        return self.users[key]
+
+    def user_json(self, login: str) -> dict[str, Any]:
+        user = self._user(login)
+        base = f"{self.api}/users/{quote(user['login'])}"
+        return {
+            "login": user["login"], "id": user["id"], "node_id": f"U_{user['id']}",
+            "avatar_url": f"{self.web}/avatars/{user['id']}", "gravatar_id": "",
+            "url": base, "html_url": f"{self.web}/{quote(user['login'])}",
+            "followers_url": f"{base}/followers", "following_url": f"{base}/following{{/other_user}}",
+            "gists_url": f"{base}/gists{{/gist_id}}", "starred_url": f"{base}/starred{{/owner}}{{/repo}}",
+            "subscriptions_url": f"{base}/subscriptions", "organizations_url": f"{base}/orgs",
+            "repos_url": f"{base}/repos", "events_url": f"{base}/events{{/privacy}}",
+            "received_events_url": f"{base}/received_events", "type": user["type"], "site_admin": False,
+        }
+
+    @property
+    def api(self) -> str:
+        """The base URL written into answers (links, `Link` headers): `public_url` when a proxy
+        (Prism) stands in front, so that followed links go through it too."""
+        if self.public_url:
+            return self.public_url
+        return (self.url if self._server is not None else "http://127.0.0.1") + self.path_prefix
+
+    @property
+    def web(self) -> str:
+        return f"{self.api}/web"
+
+    @property
+    def repo_api(self) -> str:
+        return f"{self.api}/repos/{self.owner}/{self.repo}"
+
+    def repository_json(self, full: bool = True) -> dict[str, Any]:
+        base = self.repo_api
+        templates = {
+            "archive_url": "/{archive_format}{/ref}", "assignees_url": "/assignees{/user}",
+            "blobs_url": "/git/blobs{/sha}", "branches_url": "/branches{/branch}",
+            "collaborators_url": "/collaborators{/collaborator}", "comments_url": "/comments{/number}",
+            "commits_url": "/commits{/sha}", "compare_url": "/compare/{base}...{head}",
+            "contents_url": "/contents/{+path}", "contributors_url": "/contributors",
+            "deployments_url": "/deployments", "downloads_url": "/downloads", "events_url": "/events",
+            "forks_url": "/forks", "git_commits_url": "/git/commits{/sha}", "git_refs_url": "/git/refs{/sha}",
+            "git_tags_url": "/git/tags{/sha}", "hooks_url": "/hooks", "issue_comment_url": "/issues/comments{/number}",
+            "issue_events_url": "/issues/events{/number}", "issues_url": "/issues{/number}",
+            "keys_url": "/keys{/key_id}", "labels_url": "/labels{/name}", "languages_url": "/languages",
+            "merges_url": "/merges", "milestones_url": "/milestones{/number}",
+            "notifications_url": "/notifications{?since,all,participating}", "pulls_url": "/pulls{/number}",
+            "releases_url": "/releases{/id}", "stargazers_url": "/stargazers", "statuses_url": "/statuses/{sha}",
+            "subscribers_url": "/subscribers", "subscription_url": "/subscription", "tags_url": "/tags",
+            "teams_url": "/teams", "trees_url": "/git/trees{/sha}",
+        }
+        html = f"{self.web}/{self.owner}/{self.repo}"
+        data: dict[str, Any] = {key: base + suffix for key, suffix in templates.items()}
+        data.update({
+            "id": 7000001, "node_id": "R_7000001", "name": self.repo, "full_name": f"{self.owner}/{self.repo}",
+            "owner": self.user_json(self.owner), "private": True, "html_url": html, "description": None,
+            "fork": False, "url": base, "clone_url": f"{html}.git", "git_url": f"git://127.0.0.1/{self.owner}/{self.repo}.git",
+            "ssh_url": f"git@127.0.0.1:{self.owner}/{self.repo}.git", "svn_url": html, "mirror_url": None,
+            "homepage": None, "language": "Python", "forks": 0, "forks_count": 0, "stargazers_count": 0,
+            "watchers": 0, "watchers_count": 0, "size": 100, "default_branch": "main", "open_issues": 0,
+            "open_issues_count": 0, "has_issues": True, "has_projects": False, "has_wiki": False,
+            "has_pages": False, "has_downloads": True, "has_discussions": False, "archived": False,
+            "disabled": False, "license": None, "pushed_at": "2025-01-01T00:00:00Z",
+            "created_at": "2024-01-01T00:00:00Z", "updated_at": "2025-01-01T00:00:00Z",
+        })
+        if full:
+            data.update({"network_count": 0, "subscribers_count": 0})
+            if self.settings.get("show_merge_settings", True):
+                for key in ("allow_merge_commit", "allow_squash_merge", "allow_rebase_merge"):
+                    data[key] = bool(self.settings[key])
+        return data
+
+    def _label(self, name: str, color: str = "ededed", description: str | None = None) -> dict[str, Any]:
+        key = name.lower()
+        if key not in self.labels:
+            lid = next(self._ids)
+            self.labels[key] = {"id": lid, "node_id": f"LA_{lid}", "url": f"{self.repo_api}/labels/{quote(name)}",
+                                "name": name, "color": color, "default": False, "description": description}
+        return self.labels[key]
+
+    def _create_comment(self, issue: int, body: str, login: str) -> dict[str, Any]:
+        cid = next(self._ids)
+        now = self._now()
+        comment = {"id": cid, "_issue": issue, "_login": login, "body": body, "created_at": now, "updated_at": now}
+        self.comments[cid] = comment
+        return self.comment_json(comment)
+
+    def comment_json(self, comment: dict[str, Any]) -> dict[str, Any]:
+        cid = comment["id"]
+        return {
+            "id": cid, "node_id": f"IC_{cid}", "url": f"{self.repo_api}/issues/comments/{cid}",
+            "html_url": f"{self.web}/{self.owner}/{self.repo}/pull/{comment['_issue']}#issuecomment-{cid}",
+            "issue_url": f"{self.repo_api}/issues/{comment['_issue']}", "body": comment["body"],
+            "user": self.user_json(comment["_login"]), "created_at": comment["created_at"],
+            "updated_at": comment["updated_at"],
+            "author_association": "NONE" if comment["_login"] == self.bot_login else "MEMBER",
+        }
+
+    def pull_json(self, pull: PullRequest) -> dict[str, Any]:
+        n = pull.number
+        base = f"{self.repo_api}/pulls/{n}"
+        html = f"{self.web}/{self.owner}/{self.repo}/pull/{n}"
+        repo = self.repository_json(full=False)
+        link = lambda href: {"href": href}  # noqa: E731
+        return {
+            "url": base, "id": 9000000 + n, "node_id": f"PR_{n}", "html_url": html, "diff_url": html + ".diff",
+            "patch_url": html + ".patch", "issue_url": f"{self.repo_api}/issues/{n}", "number": n,
+            "state": pull.state, "locked": False, "title": pull.title, "user": self.user_json(pull.user),
+            "body": pull.body, "labels": [self._label(name) for name in pull.labels], "milestone": None,
+            "created_at": pull.created, "updated_at": pull.updated, "closed_at": pull.closed,
+            "merged_at": pull.closed if pull.merged else None, "merge_commit_sha": pull.merge_sha,
+            "assignee": None, "commits_url": base + "/commits", "review_comments_url": base + "/comments",
+            "review_comment_url": f"{self.repo_api}/pulls/comments{{/number}}",
+            "comments_url": f"{self.repo_api}/issues/{n}/comments",
+            "statuses_url": f"{self.repo_api}/statuses/{pull.head_sha}",
+            "head": {"label": f"{self.owner}:{pull.head_ref}", "ref": pull.head_ref, "sha": pull.head_sha,
+                     "user": self.user_json(self.owner), "repo": repo},
+            "base": {"label": f"{self.owner}:{pull.base_ref}", "ref": pull.base_ref, "sha": "b" * 40,
+                     "user": self.user_json(self.owner), "repo": repo},
+            "_links": {"self": link(base), "html": link(html), "issue": link(f"{self.repo_api}/issues/{n}"),
+                       "comments": link(f"{self.repo_api}/issues/{n}/comments"),
+                       "review_comments": link(base + "/comments"),
+                       "review_comment": link(f"{self.repo_api}/pulls/comments{{/number}}"),
+                       "commits": link(base + "/commits"), "statuses": link(f"{self.repo_api}/statuses/{pull.head_sha}")},
+            "author_association": "MEMBER", "auto_merge": None, "draft": False, "merged": pull.merged,
+            "mergeable": pull.mergeable, "rebaseable": pull.mergeable,
+            "mergeable_state": "clean" if pull.mergeable else ("unknown" if pull.mergeable is None else "dirty"),
+            "merged_by": self.user_json(pull.merged_by) if pull.merged_by else None, "comments": 0,
+            "review_comments": 0, "maintainer_can_modify": False, "commits": 1, "additions": 1,
+            "deletions": 0, "changed_files": 1,
+        }
+
+    def issue_json(self, pull: PullRequest) -> dict[str, Any]:
+        n = pull.number
+        data = {
+            "id": 8000000 + n, "node_id": f"I_{n}", "url": f"{self.repo_api}/issues/{n}",
+            "repository_url": self.repo_api, "labels_url": f"{self.repo_api}/issues/{n}/labels{{/name}}",
+            "comments_url": f"{self.repo_api}/issues/{n}/comments", "events_url": f"{self.repo_api}/issues/{n}/events",
+            "html_url": f"{self.web}/{self.owner}/{self.repo}/{'pull' if pull.is_pull else 'issues'}/{n}",
+            "number": n, "state": pull.state, "title": pull.title, "body": pull.body,
+            "user": self.user_json(pull.user), "labels": [self._label(name) for name in pull.labels],
+            "assignee": None, "milestone": None, "locked": False, "comments": 0, "closed_at": pull.closed,
+            "created_at": pull.created, "updated_at": pull.updated, "author_association": "MEMBER",
+        }
+        if pull.is_pull:
+            data["pull_request"] = {"url": f"{self.repo_api}/pulls/{n}", "html_url": data["html_url"],
+                                    "diff_url": data["html_url"] + ".diff", "patch_url": data["html_url"] + ".patch",
+                                    "merged_at": pull.closed if pull.merged else None}
+        return data
+
+
+# -- HTTP ---------------------------------------------------------------------------------------
+
+
+class _Reply(Exception):
+    def __init__(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status)
+        self.status, self.body, self.headers = status, body, headers or {}
+
+
+def _error(status: int, message: str, errors: list[Any] | None = None, headers: dict[str, str] | None = None) -> _Reply:
+    body: dict[str, Any] = {"message": message, "documentation_url": DOCS}
+    if errors:
+        body["errors"] = errors
+    if status in (401, 403, 404):
+        body["status"] = str(status)
+    return _Reply(status, body, headers)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    github: FakeGitHub
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:  # quiet
+        pass
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def _handle(self, method: str) -> None:
+        gh = self.github
+        parts = urlsplit(self.path)
+        path = parts.path
+        if gh.path_prefix:
+            if not path.startswith(gh.path_prefix + "/"):
+                self._send(_error(404, "Not Found"))
+                return
+            path = path[len(gh.path_prefix):]
+        query = parse_qs(parts.query)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = "<invalid json>"
+        record = Recorded(method, path, query, body, None, {k.lower(): v for k, v in self.headers.items()})
+        with gh._lock:
+            gh.requests.append(record)
+            for header in REQUIRED_HEADERS:
+                if not self.headers.get(header):
+                    gh.problems.append(f"{method} {path}: no {header} header")
+            fault = next((f for f in gh.faults if f.matches(method, path)), None)
+            if fault is not None:
+                fault.times -= 1
+        if fault is not None and fault.kind == "slow":
+            time.sleep(fault.seconds)
+            fault = None
+        if fault is not None and fault.kind == "reset":
+            self._reset()
+            return
+        applied_then: str | None = None
+        if fault is not None and fault.kind in ("502-after", "reset-after"):
+            applied_then, fault = fault.kind, None
+        try:
+            if fault is not None:
+                raise self._fault(fault)
+            self._authenticate()
+            with gh._lock:
+                reply = self._route(method, path, query, body)
+        except _Reply as exc:
+            reply = exc
+        if applied_then == "reset-after":
+            self._reset()
+            return
+        if applied_then == "502-after":
+            reply = _error(502, "Server Error")
+        record.status = reply.status
+        self._send(reply)
+
+    def _fault(self, fault: Fault) -> _Reply:
+        kind = fault.kind
+        if kind in ("500", "502", "503"):
+            return _error(int(kind), {"500": "Server Error", "502": "Server Error",
+                                      "503": "Service Unavailable"}[kind])
+        if kind == "503-retry-after":
+            return _error(503, "Service Unavailable", headers={"retry-after": str(int(fault.seconds))})
+        if kind == "429":
+            return _error(429, SECONDARY_MESSAGE)
+        if kind == "429-retry-after":
+            return _error(429, SECONDARY_MESSAGE, headers={"retry-after": str(int(fault.seconds))})
+        if kind == "403-secondary":
+            return _error(403, SECONDARY_MESSAGE)
+        if kind == "403-secondary-retry-after":
+            return _error(403, SECONDARY_MESSAGE, headers={"retry-after": str(int(fault.seconds))})
+        if kind == "403-primary":
+            reset = int(time.time() + fault.seconds)
+            return _error(403, "API rate limit exceeded for installation ID 1.",
+                          headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)})
+        raise AssertionError(kind)
+
+    def _reset(self) -> None:
+        """Close the connection with RST and no answer, as a dropped proxy connection looks."""
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+        except OSError:
+            pass
+        self.close_connection = True
+
+    def _authenticate(self) -> None:
+        header = self.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() not in ("bearer", "token") or token != self.github.token:
+            raise _error(401, "Bad credentials")
+
+    def _send(self, reply: _Reply) -> None:
+        gh = self.github
+        data = b"" if reply.body is None else json.dumps(reply.body).encode("utf-8")
+        with gh._lock:
+            gh.rate_remaining = max(0, gh.rate_remaining - 1)
+            remaining, reset = gh.rate_remaining, gh.rate_reset
+        self.send_response(reply.status)
+        headers = {
+            "x-ratelimit-limit": str(RATE_LIMIT), "x-ratelimit-remaining": str(remaining),
+            "x-ratelimit-reset": str(reset), "x-ratelimit-used": str(RATE_LIMIT - remaining),
+            "x-ratelimit-resource": "core", "x-github-api-version-selected": "2022-11-28",
+            "x-github-request-id": f"FAKE:{len(gh.requests)}",
+        }
+        headers.update(reply.headers)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        if data:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if data:
+            self.wfile.write(data)
+
+    # -- routes ------------------------------------------------------------------------------
+
+    def _route(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> _Reply:
+        gh = self.github
+        if path == "/rate_limit" and method == "GET":
+            core = {"limit": RATE_LIMIT, "remaining": gh.rate_remaining, "reset": gh.rate_reset,
+                    "used": RATE_LIMIT - gh.rate_remaining}
+            search = {"limit": 30, "remaining": 30, "reset": gh.rate_reset, "used": 0}
+            return _Reply(200, {"resources": {"core": core, "search": search}, "rate": core})
+        match = re.fullmatch(r"/orgs/([^/]+)/teams/([^/]+)/memberships/([^/]+)", path)
+        if match and method == "GET":
+            org, team, user = (unquote(g).lower() for g in match.groups())
+            if user not in gh.teams.get((org, team), set()):
+                raise _error(404, "Not Found")
+            return _Reply(200, {"url": f"{gh.api}{path}", "role": "member", "state": "active"})
+        prefix = f"/repos/{gh.owner}/{gh.repo}"
+        if not path.startswith(prefix):
+            raise _error(404, "Not Found")
+        rest = path[len(prefix):]
+        for pattern, handler_name in _ROUTES:
+            found = re.fullmatch(pattern, rest)
+            if found and hasattr(self, f"_{handler_name}_{method.lower()}"):
+                return getattr(self, f"_{handler_name}_{method.lower()}")(*[unquote(g) for g in found.groups()],
+                                                                          query=query, body=body)
+        raise _error(404, "Not Found")
+
+    def _caller(self) -> str:
+        return self.github.bot_login
+
+    def _repo_get(self, **_: Any) -> _Reply:
+        return _Reply(200, self.github.repository_json())
+
+    def _permission_get(self, username: str, **_: Any) -> _Reply:
+        gh = self.github
+        role = gh.permissions.get(username.lower())
+        if role is None:
+            if username.lower() not in gh.users:
+                raise _error(404, "Not Found")
+            role = "read"  # public repository: anyone reads
+        user = gh.user_json(username)
+        user.update({"role_name": role, "permissions": {
+            "admin": role == "admin", "maintain": role in ("admin", "maintain"),
+            "push": role in ("admin", "maintain", "write"), "triage": role != "read" and role != "none",
+            "pull": role != "none"}})
+        return _Reply(200, {"permission": ROLE_TO_PERMISSION.get(role, "read"), "role_name": role, "user": user})
+
+    def _pull(self, number: str) -> PullRequest:
+        pull = self.github.pulls.get(int(number))
+        if pull is None or not pull.is_pull:
+            raise _error(404, "Not Found")
+        return pull
+
+    def _issue(self, number: str) -> PullRequest:
+        pull = self.github.pulls.get(int(number))
+        if pull is None:
+            raise _error(404, "Not Found")
+        return pull
+
+    def _pull_get(self, number: str, **_: Any) -> _Reply:
+        return _Reply(200, self.github.pull_json(self._pull(number)))
+
+    def _pull_patch(self, number: str, body: Any, **_: Any) -> _Reply:
+        gh = self.github
+        pull = self._pull(number)
+        body = body if isinstance(body, dict) else {}
+        state = body.get("state")
+        if state is not None:
+            if state not in ("open", "closed"):
+                raise _error(422, "Validation Failed", [{"resource": "PullRequest", "field": "state", "code": "invalid"}])
+            pull.state = state
+            pull.closed = gh._now() if state == "closed" else None
+        if "title" in body:
+            pull.title = str(body["title"])
+        pull.updated = gh._now()
+        return _Reply(200, gh.pull_json(pull))
+
+    def _merge_put(self, number: str, body: Any, **_: Any) -> _Reply:
+        gh = self.github
+        pull = self._pull(number)
+        body = body if isinstance(body, dict) else {}
+        method = body.get("merge_method", "merge")
+        if pull.merged:
+            raise _error(405, "Pull Request is not mergeable")
+        if body.get("sha") is not None and body["sha"] != pull.head_sha:
+            raise _Reply(409, {"message": "Head branch was modified. Review and try the merge again.",
+                               "documentation_url": DOCS})
+        allowed = {"merge": "allow_merge_commit", "squash": "allow_squash_merge", "rebase": "allow_rebase_merge"}
+        if not gh.settings.get(allowed.get(method, ""), False):
+            what = {"merge": "Merge commits", "squash": "Squash merges", "rebase": "Rebase merges"}.get(method, method)
+            raise _error(405, f"{what} are not allowed on this repository.")
+        if pull.state != "open" or not pull.mergeable:
+            raise _error(405, "Pull Request is not mergeable")
+        pull.merged, pull.state, pull.closed = True, "closed", gh._now()
+        pull.merged_by = self._caller()
+        pull.merge_sha = f"{next(gh._ids):040x}"
+        return _Reply(200, {"sha": pull.merge_sha, "merged": True, "message": "Pull Request successfully merged"})
+
+    def _issues_get(self, query: dict[str, list[str]], **_: Any) -> _Reply:
+        gh = self.github
+        state = (query.get("state") or ["open"])[0]
+        wanted = [w.strip().lower() for w in (query.get("labels") or [""])[0].split(",") if w.strip()]
+        items = [p for p in sorted(gh.pulls.values(), key=lambda p: -p.number)
+                 if (state == "all" or p.state == state)
+                 and all(w in [name.lower() for name in p.labels] for w in wanted)]
+        return self._page([gh.issue_json(p) for p in items], query)
+
+    def _comments_get(self, number: str, query: dict[str, list[str]], **_: Any) -> _Reply:
+        gh = self.github
+        self._issue(number)
+        since = (query.get("since") or [None])[0]
+        items = [gh.comment_json(c) for c in sorted(gh.comments.values(), key=lambda c: c["id"])
+                 if c["_issue"] == int(number) and (since is None or c["updated_at"] >= since)]
+        return self._page(items, query)
+
+    def _comments_post(self, number: str, body: Any, **_: Any) -> _Reply:
+        gh = self.github
+        self._issue(number)
+        text = self._body_text(body, "IssueComment")
+        return _Reply(201, gh._create_comment(int(number), text, self._caller()))
+
+    def _body_text(self, body: Any, resource: str) -> str:
+        if not isinstance(body, dict) or not isinstance(body.get("body"), str):
+            raise _error(422, "Invalid request.\n\n\"body\" wasn't supplied.")
+        text = body["body"]
+        if len(text) > self.github.comment_limit:
+            raise _error(422, "Validation Failed", [{
+                "resource": resource, "code": "custom", "field": "body",
+                "message": f"body is too long (maximum is {self.github.comment_limit} characters)"}])
+        return text
+
+    def _comment(self, comment_id: str) -> dict[str, Any]:
+        comment = self.github.comments.get(int(comment_id))
+        if comment is None:
+            raise _error(404, "Not Found")
+        return comment
+
+    def _comment_get(self, comment_id: str, **_: Any) -> _Reply:
+        return _Reply(200, self.github.comment_json(self._comment(comment_id)))
+
+    def _comment_patch(self, comment_id: str, body: Any, **_: Any) -> _Reply:
+        gh = self.github
+        comment = self._comment(comment_id)
+        if comment["_login"].lower() != self._caller().lower():
+            raise _error(403, "You must be the comment author to edit it")
+        comment["body"] = self._body_text(body, "IssueComment")
+        comment["updated_at"] = gh._now()
+        return _Reply(200, gh.comment_json(comment))
+
+    def _comment_delete(self, comment_id: str, **_: Any) -> _Reply:
+        self._comment(comment_id)
+        del self.github.comments[int(comment_id)]
+        return _Reply(204)
+
+    def _reactions_get(self, comment_id: str, query: dict[str, list[str]], **_: Any) -> _Reply:
+        self._comment(comment_id)
+        return self._page(list(self.github.reactions.get(int(comment_id), [])), query)
+
+    def _reactions_post(self, comment_id: str, body: Any, **_: Any) -> _Reply:
+        gh = self.github
+        self._comment(comment_id)
+        content = body.get("content") if isinstance(body, dict) else None
+        if content not in REACTIONS:
+            raise _error(422, "Validation Failed", [{"resource": "Reaction", "field": "content", "code": "invalid"}])
+        existing = gh.reactions.setdefault(int(comment_id), [])
+        for reaction in existing:
+            if reaction["content"] == content and reaction["user"]["login"] == self._caller():
+                return _Reply(200, reaction)
+        rid = next(gh._ids)
+        reaction = {"id": rid, "node_id": f"REA_{rid}", "user": gh.user_json(self._caller()), "content": content,
+                    "created_at": gh._now()}
+        existing.append(reaction)
+        return _Reply(201, reaction)
+
+    def _issue_labels_get(self, number: str, **_: Any) -> _Reply:
+        gh = self.github
+        return _Reply(200, [gh._label(name) for name in self._issue(number).labels])
+
+    def _issue_labels_post(self, number: str, body: Any, **_: Any) -> _Reply:
+        gh = self.github
+        issue = self._issue(number)
+        names = body.get("labels") if isinstance(body, dict) else body
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise _error(422, "Invalid request.\n\nInvalid input: labels")
+        for name in names:
+            label = gh._label(name)
+            if label["name"].lower() not in [n.lower() for n in issue.labels]:
+                issue.labels.append(label["name"])
+        issue.updated = gh._now()
+        return _Reply(200, [gh._label(name) for name in issue.labels])
+
+    def _issue_label_delete(self, number: str, name: str, **_: Any) -> _Reply:
+        gh = self.github
+        issue = self._issue(number)
+        lowered = [n.lower() for n in issue.labels]
+        if name.lower() not in lowered:
+            raise _error(404, "Label does not exist")
+        issue.labels.pop(lowered.index(name.lower()))
+        return _Reply(200, [gh._label(n) for n in issue.labels])
+
+    def _labels_post(self, body: Any, **_: Any) -> _Reply:
+        gh = self.github
+        if not isinstance(body, dict) or not isinstance(body.get("name"), str):
+            raise _error(422, "Validation Failed", [{"resource": "Label", "field": "name", "code": "missing_field"}])
+        if body["name"].lower() in gh.labels:
+            raise _error(422, "Validation Failed", [{"resource": "Label", "code": "already_exists", "field": "name"}])
+        color = str(body.get("color") or "ededed")
+        if not re.fullmatch(r"[0-9a-fA-F]{6}", color):
+            raise _error(422, "Validation Failed", [{"resource": "Label", "field": "color", "code": "invalid"}])
+        return _Reply(201, gh._label(body["name"], color, body.get("description") or None))
+
+    def _label_get(self, name: str, **_: Any) -> _Reply:
+        label = self.github.labels.get(name.lower())
+        if label is None:
+            raise _error(404, "Not Found")
+        return _Reply(200, label)
+
+    def _statuses_post(self, sha: str, body: Any, **_: Any) -> _Reply:
+        gh = self.github
+        if not re.fullmatch(r"[0-9a-f]{40}", sha):
+            raise _error(422, f"No commit found for SHA: {sha}")
+        body = body if isinstance(body, dict) else {}
+        if body.get("state") not in ("error", "failure", "pending", "success"):
+            raise _error(422, "Validation Failed", [{"resource": "Status", "field": "state", "code": "custom"}])
+        if len(body.get("description") or "") > 140:
+            raise _error(422, "Validation Failed", [{"resource": "Status", "code": "custom", "field": "description",
+                                                      "message": "description is too long (maximum is 140 characters)"}])
+        sid = next(gh._ids)
+        now = gh._now()
+        status = {"url": f"{gh.repo_api}/statuses/{sha}", "avatar_url": None, "id": sid, "node_id": f"SC_{sid}",
+                  "state": body["state"], "description": body.get("description"), "target_url": body.get("target_url"),
+                  "context": body.get("context") or "default", "created_at": now, "updated_at": now,
+                  "creator": gh.user_json(self._caller())}
+        gh.statuses.setdefault(sha, []).insert(0, status)
+        return _Reply(201, status)
+
+    def _commit_statuses_get(self, ref: str, query: dict[str, list[str]], **_: Any) -> _Reply:
+        return self._page(list(self.github.statuses.get(ref, [])), query)
+
+    def _deployment_json(self, dep: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in dep.items() if not k.startswith("_")}
+
+    def _deployments_post(self, body: Any, **_: Any) -> _Reply:
+        gh = self.github
+        body = body if isinstance(body, dict) else {}
+        ref = body.get("ref")
+        if not isinstance(ref, str) or not ref:
+            raise _error(422, "Validation Failed", [{"resource": "Deployment", "field": "ref", "code": "missing_field"}])
+        did = next(gh._ids)
+        now = gh._now()
+        env = body.get("environment") or "production"
+        url = f"{gh.repo_api}/deployments/{did}"
+        dep = {"id": did, "node_id": f"DE_{did}", "sha": ref, "ref": ref, "task": body.get("task") or "deploy",
+               "environment": env, "original_environment": env, "payload": body.get("payload") or {},
+               "description": body.get("description"), "creator": gh.user_json(self._caller()),
+               "statuses_url": url + "/statuses", "repository_url": gh.repo_api, "url": url,
+               "created_at": now, "updated_at": now,
+               "transient_environment": bool(body.get("transient_environment", False)),
+               "production_environment": bool(body.get("production_environment", env == "production"))}
+        gh.deployments[did] = dep
+        return _Reply(201, self._deployment_json(dep))
+
+    def _deployments_get(self, query: dict[str, list[str]], **_: Any) -> _Reply:
+        gh = self.github
+        sha = (query.get("sha") or [None])[0]
+        env = (query.get("environment") or [None])[0]
+        items = [self._deployment_json(d) for d in sorted(gh.deployments.values(), key=lambda d: -d["id"])
+                 if (sha is None or d["sha"] == sha) and (env is None or d["environment"] == env)]
+        return self._page(items, query)
+
+    def _deployment_statuses_post(self, deployment_id: str, body: Any, **_: Any) -> _Reply:
+        gh = self.github
+        dep = gh.deployments.get(int(deployment_id))
+        if dep is None:
+            raise _error(404, "Not Found")
+        body = body if isinstance(body, dict) else {}
+        state = body.get("state")
+        if state not in ("error", "failure", "inactive", "in_progress", "queued", "pending", "success"):
+            raise _error(422, "Validation Failed", [{"resource": "DeploymentStatus", "field": "state", "code": "invalid"}])
+        if state == "success" and body.get("auto_inactive", True):
+            for other in gh.deployments.values():
+                if other["environment"] == dep["environment"] and other["id"] != dep["id"]:
+                    statuses = gh.deployment_statuses.get(other["id"]) or []
+                    if statuses and statuses[0]["state"] == "success":
+                        statuses.insert(0, dict(statuses[0], state="inactive"))
+        sid = next(gh._ids)
+        now = gh._now()
+        status = {"id": sid, "node_id": f"DES_{sid}", "state": state, "creator": gh.user_json(self._caller()),
+                  "description": body.get("description") or "", "environment": dep["environment"],
+                  # GitHub answers "" for an unset URL; the description says format uri, so the
+                  # fake gives the deployment's own URL instead, and leaves the optional ones out.
+                  "target_url": body.get("log_url") or body.get("target_url") or dep["url"],
+                  "deployment_url": dep["url"], "repository_url": gh.repo_api,
+                  "url": f"{dep['url']}/statuses/{sid}", "created_at": now, "updated_at": now}
+        for key in ("log_url", "environment_url"):
+            if body.get(key):
+                status[key] = body[key]
+        gh.deployment_statuses.setdefault(dep["id"], []).insert(0, status)
+        return _Reply(201, status)
+
+    def _deployment_statuses_get(self, deployment_id: str, query: dict[str, list[str]], **_: Any) -> _Reply:
+        gh = self.github
+        if int(deployment_id) not in gh.deployments:
+            raise _error(404, "Not Found")
+        return self._page(list(gh.deployment_statuses.get(int(deployment_id), [])), query)
+
+    def _page(self, items: list[Any], query: dict[str, list[str]]) -> _Reply:
+        per_page = max(1, min(100, int((query.get("per_page") or ["30"])[0])))
+        page = max(1, int((query.get("page") or ["1"])[0]))
+        chunk = items[(page - 1) * per_page: page * per_page]
+        headers = {}
+        if page * per_page < len(items):
+            params = {k: v[0] for k, v in query.items()}
+            params.update(page=str(page + 1), per_page=str(per_page))
+            link = "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items())
+            headers["Link"] = f'<{self.github.api}{urlsplit(self.path).path}?{link}>; rel="next"'
+        return _Reply(200, chunk, headers)
+
+
+_ROUTES: list[tuple[str, str]] = [
+    (r"", "repo"),
+    (r"/collaborators/([^/]+)/permission", "permission"),
+    (r"/pulls/(\d+)", "pull"),
+    (r"/pulls/(\d+)/merge", "merge"),
+    (r"/issues", "issues"),
+    (r"/issues/(\d+)/comments", "comments"),
+    (r"/issues/comments/(\d+)", "comment"),
+    (r"/issues/comments/(\d+)/reactions", "reactions"),
+    (r"/issues/(\d+)/labels", "issue_labels"),
+    (r"/issues/(\d+)/labels/([^/]+)", "issue_label"),
+    (r"/labels", "labels"),
+    (r"/labels/([^/]+)", "label"),
+    (r"/statuses/([^/]+)", "statuses"),
+    (r"/commits/([^/]+)/statuses", "commit_statuses"),
+    (r"/deployments", "deployments"),
+    (r"/deployments/(\d+)/statuses", "deployment_statuses"),
+]
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return predicate()
