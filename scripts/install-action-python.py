@@ -1,0 +1,100 @@
+"""Install kfops for action.yml's `runtime: python`, with the Python that runs this script.
+
+    python3 scripts/install-action-python.py [CACHE_DIR]
+
+prints the `bin` folder of a virtual environment holding the pinned dependencies
+(requirements/action.lock.txt) and kfops from this copy of the action; action.yml then runs
+`<bin>/kfops-action`. Everything pip prints goes to stderr (the job log).
+
+The environment lives in CACHE_DIR/kfops-action/<key> (CACHE_DIR: the argument, else
+$RUNNER_TOOL_CACHE, else $RUNNER_TEMP), where the key hashes the interpreter and every file that
+is installed. A runner that keeps its tool cache (self-hosted) installs once per kfops version and
+Python; a GitHub-hosted runner starts empty and installs on each job. An environment counts only
+once its install finished (a marker file written last), so an interrupted install is redone.
+
+kfops is built from a temporary copy of its sources, so the action's own folder stays as the
+runner downloaded it. Standard library only: this runs before anything is installed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LOCK = ROOT / "requirements" / "action.lock.txt"
+SOURCES = ("pyproject.toml", "README.md", "kfops_action")
+MARKER = ".kfops-installed"
+
+
+def installed_files() -> list[Path]:
+    files = [ROOT / "pyproject.toml", ROOT / "README.md", LOCK]
+    files += sorted(p for p in (ROOT / "kfops_action").rglob("*")
+                    if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
+    return files
+
+
+def key() -> str:
+    digest = hashlib.sha256()
+    digest.update(f"{sys.version}\0{os.path.realpath(sys.executable)}\0".encode())
+    for path in installed_files():
+        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def cache_dir(argv: list[str]) -> Path:
+    chosen = (argv[1] if len(argv) > 1 else "") or os.environ.get("RUNNER_TOOL_CACHE") \
+        or os.environ.get("RUNNER_TEMP") or tempfile.gettempdir()
+    return Path(chosen)
+
+
+def _pip(python: Path, *args: str) -> None:
+    command = [str(python), "-m", "pip", "--disable-pip-version-check", "--no-input", "install", *args]
+    print("+ " + " ".join(command), file=sys.stderr, flush=True)
+    subprocess.run(command, check=True, stdout=sys.stderr)
+
+
+def install(target: Path) -> None:
+    shutil.rmtree(target, ignore_errors=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "venv", str(target)], check=True, stdout=sys.stderr)
+    python = target / "bin" / "python"
+    # Wheels only (no compiler needed on the runner), as in the Dockerfile: kfp-server-api has no
+    # wheel and is pure Python.
+    _pip(python, "--only-binary=:all:", "--no-binary=kfp-server-api", "-r", str(LOCK))
+    with tempfile.TemporaryDirectory(prefix="kfops-src-") as tmp:
+        for name in SOURCES:
+            source = ROOT / name
+            if source.is_dir():
+                shutil.copytree(source, Path(tmp) / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            else:
+                shutil.copy2(source, Path(tmp) / name)
+        _pip(python, "--no-deps", tmp)
+    (target / MARKER).write_text(f"{sys.version}\n", encoding="utf-8")
+
+
+def main(argv: list[str]) -> int:
+    if sys.version_info < (3, 11):
+        print(f"kfops needs Python 3.11 or newer; {sys.executable} is {sys.version.split()[0]} "
+              "(set the action's `python` input, e.g. after actions/setup-python)", file=sys.stderr)
+        return 2
+    target = cache_dir(argv) / "kfops-action" / key()
+    if (target / MARKER).is_file():
+        print(f"kfops is already installed in {target}", file=sys.stderr)
+    else:
+        try:
+            install(target)
+        except subprocess.CalledProcessError as exc:
+            print(f"installing kfops into {target} failed: {exc}", file=sys.stderr)
+            return 1
+    print(target / "bin")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,63 @@
+"""Shared by the packaging and end-to-end tests (one install per test process): the action as a
+workflow downloads it, and its `runtime: python` environment installed from the pinned lock by
+the action's own installer (scripts/install-action-python.py) into the tool cache act's jobs use,
+so that the jobs find it ready, as a self-hosted runner with a kept tool cache would."""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from .act import export_action
+
+_state: dict[str, Path] = {}
+
+
+class InstallFailed(AssertionError):
+    pass
+
+
+def _scratch() -> Path:
+    if "scratch" not in _state:
+        _state["scratch"] = Path(tempfile.mkdtemp(prefix="kfops-action-e2e-"))
+        atexit.register(shutil.rmtree, _state["scratch"], True)
+    return _state["scratch"]
+
+
+def action_dir() -> Path:
+    """The action's files, exported once per test process."""
+    if "action" not in _state:
+        _state["action"] = export_action(_scratch() / "kfops-action")
+    return _state["action"]
+
+
+def act_cache_home() -> Path:
+    """XDG_CACHE_HOME for act: its workspaces and tool cache (RUNNER_TOOL_CACHE = <this>/act/tool_cache)."""
+    path = _scratch() / "xdg-cache"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def runner_python() -> str:
+    """The Python the action's `runtime: python` finds on PATH in a job act runs here."""
+    found = shutil.which("python3")
+    if found is None:
+        raise InstallFailed("no python3 on PATH")
+    return found
+
+
+def python_runtime() -> Path:
+    """The `bin` folder of the action's python-runtime environment (installed on first use)."""
+    if "bin" not in _state:
+        script = action_dir() / "scripts" / "install-action-python.py"
+        tool_cache = act_cache_home() / "act" / "tool_cache"
+        done = subprocess.run([runner_python(), str(script), str(tool_cache)], capture_output=True, text=True,
+                              timeout=900)
+        if done.returncode != 0:
+            raise InstallFailed(f"installing the action's pinned environment failed ({done.returncode}):\n"
+                                f"{done.stderr[-6000:]}")
+        _state["bin"] = Path(done.stdout.strip().splitlines()[-1])
+    return _state["bin"]

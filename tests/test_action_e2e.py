@@ -1,0 +1,259 @@
+"""The Action end to end, as GitHub runs it: `act` runs the workflow users copy
+(workflows/kfops.yml, unchanged) for real issue_comment webhook payloads.
+
+- The event: an example payload from npm @octokit/webhooks-examples, changed only where the
+  scenario needs (repository, number, comment, author; `issue.pull_request` for a PR), and
+  validated against GitHub's webhook schema (npm @octokit/webhooks-schemas) first.
+- The job: act in host mode reads the workflow's trigger, job `if`s, permissions and concurrency,
+  runs the composite action (its `runtime: python` mode, selected by the repository variable
+  KFOPS_RUNTIME as a user would: there is no Docker engine here for the image) and checks out
+  the pull request with a local stand-in for actions/checkout (tests/e2e/actions/README.md).
+- The world: the fake GitHub behind Prism (every request and answer checked against GitHub's
+  API description), the fake KFP server (held to KFP's API models), and a local git server
+  holding the model repository with its pull-request refs.
+
+Each scenario is one row of SCENARIOS: the comments, in order, and what must follow.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FAKE_TOKEN, require_infra
+
+from e2e import webhooks
+from e2e.act import HOW_TO as ACT_HOW_TO
+from e2e.act import Act, act_binary
+from e2e.github import E2EGitHub, PrismLog
+from e2e.repos import ModelRepository, base_config, make_repository
+from e2e.runtime import act_cache_home, action_dir, python_runtime
+
+pytestmark = pytest.mark.infra
+
+OWNER, REPO = "kfops-org", "model"
+GITHUB_TOKEN = "ghs_kfopsE2eToken00001111222233334444555"
+SAME_REPO_PR, FORK_PR, PLAIN_ISSUE = 7, 8, 9
+
+# Three problems, on lines 4, 5 and 7 of kfops.yaml on the base branch.
+BROKEN_BASE_CONFIG = """version: 1
+pipeline:
+  file: pipeline.py
+  function: 3
+  colour: blue
+chatops:
+  allow_forks: maybe
+"""
+
+
+@dataclass(frozen=True)
+class Comment:
+    body: str
+    user: str = "alice"
+    role: str = "write"
+    on: int = SAME_REPO_PR
+    action: str = "created"
+
+
+@dataclass(frozen=True)
+class Expect:
+    jobs: dict[str, str]                    # jobs that ran for the last comment, and their result
+    replies: tuple[str, ...] = ()           # in the PR's comments (bot's), in any order
+    reactions: tuple[str, ...] | None = None  # on the last comment
+    kfp_runs: int = 0
+    parameters: dict[str, Any] = field(default_factory=dict)   # of the run, as KFP received them
+    no_requests: bool = False               # the job never started: GitHub saw nothing at all
+    merged: bool = False
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Scenario:
+    id: str
+    comments: tuple[Comment, ...]
+    expect: Expect
+    base_config: str | None = None          # kfops.yaml on `main` (None: the example's)
+    marks: tuple[Any, ...] = field(default_factory=tuple)
+
+
+SCENARIOS = [
+    Scenario("build_run-same-repo", (Comment("/build_run --set pipeline.parameters.epochs=5"),),
+             Expect({"pipeline": "success"},
+                    replies=("`/build_run` succeeded", "quickstart-classifier-pr7-{head7}-"),
+                    reactions=("eyes", "rocket"), kfp_runs=1, parameters={"epochs": 5})),
+    Scenario("deploy-by-write-user-refused", (Comment("/deploy", user="bob", role="write"),),
+             Expect({"deploy": "success"},
+                    replies=("@bob cannot run /deploy here: it needs maintain, bob has write.",),
+                    reactions=("eyes", "confused"))),
+    Scenario("fork-build_run-refused", (Comment("/build_run", user="carol", role="maintain", on=FORK_PR),),
+             Expect({"pipeline": "success"},
+                    replies=("@carol cannot run /build_run here: this pull request comes from the fork "
+                             "`mallory/model`.", "Nothing was run."),
+                    reactions=("eyes", "confused"))),
+    Scenario("edited-comment-ignored", (Comment("/build_run", action="edited"),),
+             Expect({}, no_requests=True)),
+    Scenario("plain-issue-comment-ignored", (Comment("/build_run", on=PLAIN_ISSUE),),
+             Expect({}, no_requests=True)),
+    Scenario("broken-base-config-reported", (Comment("/build_run"),),
+             Expect({"pipeline": "failure"},
+                    replies=("@alice /build_run was not run: kfops.yaml on `main` is invalid",
+                             "kfops.yaml@main:4:13: pipeline.function: must be a string",
+                             "kfops.yaml@main:5:3: pipeline.colour: unknown key 'colour'",
+                             "kfops.yaml@main:7:16: chatops.allow_forks: must be true or false"),
+                    reactions=("eyes", "confused")),
+             base_config=BROKEN_BASE_CONFIG),
+    Scenario("build_run-then-deploy-merged-and-labelled",
+             (Comment("/build_run"), Comment("/deploy", user="maria", role="maintain")),
+             Expect({"deploy": "success"}, replies=("succeeded",), reactions=("eyes", "rocket"), kfp_runs=1,
+                    merged=True, labels=("Deployed-to-production",)),
+             marks=(pytest.mark.skip(reason="needs the /deploy handler (issue 6: KServe canary, merge, label), "
+                                            "which has not landed: /deploy answers 'not available yet'; the "
+                                            "row will also need the real API server and a kubeconfig secret"),)),
+]
+
+
+# -- the world -----------------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    act: Act
+    github: E2EGitHub
+    prism: PrismLog
+    repo: ModelRepository
+    scratch: Path
+
+
+@pytest.fixture(scope="module")
+def e2e_github() -> Iterator[tuple[E2EGitHub, PrismLog]]:
+    from fakes.github_prism import SPEC_HOW_TO, github_spec, start_prism
+    from fakes.prism import INSTALL_HOW_TO, prism_binary
+
+    if prism_binary() is None:
+        require_infra("Prism", INSTALL_HOW_TO)
+    if github_spec() is None:
+        require_infra("GitHub's OpenAPI description", SPEC_HOW_TO)
+    fake = E2EGitHub(token=GITHUB_TOKEN, owner=OWNER, repo=REPO).start()
+    prism = start_prism(fake.url)
+    fake.public_url = prism.url
+    try:
+        yield fake, PrismLog(prism)
+    finally:
+        prism.stop()
+        fake.stop()
+
+
+@pytest.fixture(scope="module")
+def act_tool() -> Act:
+    binary = act_binary()
+    if binary is None:
+        require_infra("act", ACT_HOW_TO)
+    if not webhooks.available():
+        require_infra("GitHub's webhook examples and schemas", webhooks.HOW_TO)
+    assert binary is not None
+    python_runtime()  # the action's pinned environment, installed once into act's tool cache
+    return Act(binary, action_dir(), act_cache_home())
+
+
+@pytest.fixture
+def world(act_tool: Act, e2e_github: tuple[E2EGitHub, PrismLog], fake_kfp: Any, tmp_path: Path) -> World:
+    github, prism = e2e_github
+    github.reset()
+    fake_kfp.run_states = ["SUCCEEDED"]  # the run ends at the first poll: no waiting in the test
+    repo = make_repository(tmp_path, owner=OWNER, name=REPO, kubeflow_endpoint=fake_kfp.url)
+    repo.add_pull(SAME_REPO_PR, "tune the model")
+    repo.add_pull(FORK_PR, "a contribution from a fork")
+    github.add_pull(SAME_REPO_PR, head_sha=repo.heads[SAME_REPO_PR], user="alice")
+    github.add_fork_pull(FORK_PR, head_sha=repo.heads[FORK_PR], fork_owner="mallory")
+    github.add_issue(PLAIN_ISSUE, title="The model is slow")
+    act = Act(act_tool.binary, act_tool.action_dir, act_tool.cache_home,
+              secrets={"GITHUB_TOKEN": GITHUB_TOKEN, "KFOPS_KUBEFLOW_TOKEN": FAKE_TOKEN},
+              variables={"KFOPS_RUNTIME": "python"},
+              env={"GITHUB_API_URL": github.public_url or github.url, "KFOPS_E2E_GIT_ROOT": str(repo.git_root)})
+    return World(act, github, prism, repo, tmp_path)
+
+
+def comment_on(world: World, comment: Comment) -> Any:
+    """Post `comment` (as GitHub would have stored it) and run the workflow for its event."""
+    github = world.github
+    github.set_permission(comment.user, comment.role)
+    comment_id = github.add_comment(comment.on, comment.body, user=comment.user)
+    payload = webhooks.issue_comment(
+        comment.action, api_url=github.api, web_url=github.web, owner=OWNER, repo=REPO, number=comment.on,
+        comment_id=comment_id, body=comment.body, user=comment.user, pull_request=comment.on != PLAIN_ISSUE)
+    world.prism.mark()
+    before = len(github.requests)
+    result = world.act.run(world.repo.clone, world.repo.clone / ".github" / "workflows" / "kfops.yml",
+                           "issue_comment", payload, actor=comment.user, scratch=world.scratch / f"event-{comment_id}")
+    return result, comment_id, before
+
+
+def _bot_bodies(github: E2EGitHub, number: int) -> list[str]:
+    return [c["body"] for c in github.comments_on(number) if c["_login"] == github.bot_login]
+
+
+@pytest.mark.parametrize("scenario", [pytest.param(s, id=s.id, marks=s.marks) for s in SCENARIOS])
+def test_workflow_end_to_end(world: World, fake_kfp: Any, scenario: Scenario) -> None:
+    github = world.github
+    github.add_file("kfops.yaml", scenario.base_config or base_config(fake_kfp.url), ref="main")
+    for comment in scenario.comments:
+        result, comment_id, before = comment_on(world, comment)
+    expect, last = scenario.expect, scenario.comments[-1]
+
+    assert result.jobs == expect.jobs, result.explain()
+    failed = any(outcome == "failure" for outcome in expect.jobs.values())
+    assert (result.returncode != 0) == failed, result.explain()
+    if expect.no_requests:
+        assert github.requests[before:] == [], result.explain()
+
+    head = world.repo.heads.get(last.on, "")
+    bodies = _bot_bodies(github, last.on)
+    text = "\n".join(bodies)
+    for wanted in expect.replies:
+        assert wanted.format(head7=head[:7]) in text, f"{wanted!r} not in the PR's comments:\n{text}\n" \
+                                                      + result.explain()
+    if expect.reactions is not None:
+        got = tuple(r["content"] for r in github.reactions.get(comment_id, []))
+        assert got == expect.reactions, result.explain()
+    assert len(fake_kfp.runs) == expect.kfp_runs, result.explain()
+    if expect.kfp_runs:
+        [run] = fake_kfp.runs.values()
+        assert run.body["display_name"].startswith(f"quickstart-classifier-pr{last.on}-{head[:7]}-")
+        sent = run.body["runtime_config"]["parameters"]
+        assert {k: sent.get(k) for k in expect.parameters} == expect.parameters
+    pull = github.pulls[last.on]
+    assert pull.merged == expect.merged
+    for label in expect.labels:
+        assert label in pull.labels
+
+    # Secrets never reach the PR; every exchange kept to GitHub's API description.
+    for secret in (GITHUB_TOKEN, FAKE_TOKEN):
+        assert secret not in text
+    assert world.prism.problems() == [], "\n".join(world.prism.problems())
+    assert github.problems == [], github.problems
+
+
+def test_scenarios_cover_every_job_of_the_workflow() -> None:
+    """Each job of workflows/kfops.yml is exercised by at least one scenario that can run now."""
+    import yaml
+
+    jobs = set(yaml.safe_load((Path(__file__).resolve().parents[1] / "workflows" / "kfops.yml").read_text())["jobs"])
+    running = [s for s in SCENARIOS if not s.marks]
+    covered = {job for s in running for job in s.expect.jobs}
+    # `chat` (/help, /status, /cancel, near misses) has no scenario in the brief yet: see below.
+    assert covered >= jobs - {"chat"}, covered
+
+
+def test_help_runs_in_the_chat_job(world: World, fake_kfp: Any) -> None:
+    """The third job: /help is answered without a checkout, with the base branch's policy."""
+    world.github.add_file("kfops.yaml", base_config(fake_kfp.url), ref="main")
+    result, comment_id, _ = comment_on(world, Comment("/help", user="dave", role="read"))
+    assert result.jobs == {"chat": "success"}, result.explain()
+    [reply] = _bot_bodies(world.github, SAME_REPO_PR)
+    assert re.search(r"@dave here you may run:", reply), reply
+    assert [name for name, _ in result.steps("chat") if "heck out" in name] == []
+    assert world.prism.problems() == []
