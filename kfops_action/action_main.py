@@ -3,22 +3,33 @@
 It reads the GitHub Actions environment and hands the event to the dispatcher:
 
     GITHUB_EVENT_NAME, GITHUB_EVENT_PATH   the event and its JSON payload
-    GITHUB_REPOSITORY, GITHUB_API_URL      where to answer
+    GITHUB_REPOSITORY, GITHUB_API_URL      where to answer (GitHub Enterprise: its API URL)
     GITHUB_WORKSPACE                       the checked-out pull request (for /build, /run)
-    INPUT_GITHUB_TOKEN (or GITHUB_TOKEN)   the token to answer with
+    INPUT_GITHUB-TOKEN (or GITHUB_TOKEN)   the token to answer with
     INPUT_CONFIG                           kfops.yaml's path in the repository (default kfops.yaml)
-    INPUT_WAIT, INPUT_TIMEOUT              follow a run to its end (default true), and for how long
+    INPUT_FOLLOW-MINUTES                   how long to follow a started run before handing it over
+                                           (default 300; 0 hands over at once; INPUT_WAIT=false too)
+    INPUT_BOT-LOGIN                        the login the token posts as, when not github-actions[bot]
 
-The comment text is only ever read from the event file, never from the command line or a shell:
-see the security rules in DESIGN.md. Only the standard library is imported before the dispatcher
+Events: `issue_comment` runs the command in the comment; `schedule` and `workflow_dispatch` run
+the hand-over sweep: every run the action left open on an open PR is re-read from Kubeflow and
+its report finished (tracking.finish_open_runs).
+
+Everything GitHub goes through kfops_action.github (GitHubRepo): its client follows GitHub's
+retry and rate-limit rules, every secret in the environment is masked (`::add-mask::`) and
+scrubbed from what is posted or logged, and the request count ends the job log. The comment text
+is only ever read from the event file, never from the command line or a shell: see the security
+rules in DESIGN.md. Only the standard library (and requests) is imported before the dispatcher
 has acknowledged a command; kfp and kubernetes come in with the handler that needs them.
 
 Exit status: 0 when the event was handled (including ignored events and refusals, which are
-answered in the PR), 1 when a command failed, 2 when the job itself is misconfigured.
+answered in the PR, and runs handed over), 1 when a command failed, 2 when the job itself is
+misconfigured.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -27,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+SWEEP_EVENTS = ("schedule", "workflow_dispatch")
 
 
 def _log(message: str) -> None:
@@ -65,6 +77,25 @@ def _read_payload(env: Mapping[str, str]) -> Any:
         raise ValueError(f"cannot read the event payload {path}: {exc}") from None
 
 
+def follow_policy(env: Mapping[str, str]) -> Any:
+    """How long a started run is followed before it is handed over (follow-minutes, wait)."""
+    from .chatops.tracking import FollowPolicy
+
+    policy = FollowPolicy()
+    text = _input(env, "follow_minutes")
+    if text is not None:
+        try:
+            minutes = float(text)
+        except ValueError:
+            raise ValueError(f"input follow-minutes must be a number of minutes, got {text!r}") from None
+        if not minutes >= 0:
+            raise ValueError(f"input follow-minutes must be 0 or more, got {text!r}")
+        policy = dataclasses.replace(policy, minutes=minutes)
+    if not _flag(env, "wait", True):
+        policy = dataclasses.replace(policy, minutes=0.0)
+    return policy
+
+
 def run(env: Mapping[str, str], *, github: Any = None, base_config: Any = None,
         handlers: Mapping[str, Any] | None = None) -> int:
     """The Action, with its environment (and, for tests, its ports) passed in."""
@@ -73,37 +104,66 @@ def run(env: Mapping[str, str], *, github: Any = None, base_config: Any = None,
 
     try:
         payload = _read_payload(env)
-        wait = _flag(env, "wait", True)
-        timeout_text = _input(env, "timeout")
-        timeout = float(timeout_text) if timeout_text else None
+        policy = follow_policy(env)
     except ValueError as exc:
         _log(f"error: {exc}")
         return EXIT_USAGE
     event_name = env.get("GITHUB_EVENT_NAME", "")
     config_path = _input(env, "config") or "kfops.yaml"
     token = _input(env, "github_token") or _input(env, "token") or env.get("GITHUB_TOKEN") or None
-    repository = env.get("GITHUB_REPOSITORY") or _repository_of(payload)
+    root = Path(env.get("GITHUB_WORKSPACE") or os.getcwd())
     if github is None:
-        from .chatops.github_rest import GitHubRest
+        from .github.repo import GitHubRepo
 
-        github = GitHubRest(env.get("GITHUB_API_URL"), repository, token)
+        repository = env.get("GITHUB_REPOSITORY") or _repository_of(payload)
+        try:
+            github = GitHubRepo.from_env({**env, "GITHUB_REPOSITORY": repository}, token=token, log=_log)
+        except (KfopsError, ValueError) as exc:
+            _log(f"error: {exc}")
+            return EXIT_USAGE
+    scrubber = getattr(github, "scrubber", None)
+    if scrubber is None:
+        from .github.scrub import Scrubber
+
+        scrubber = Scrubber([token])
     if base_config is None:
         base_config = lambda ref: github.get_file_text(config_path, ref)  # noqa: E731
-    if handlers is None:
-        from .chatops.handlers import Workspace, pipeline_handlers
-
-        workspace = Workspace(root=Path(env.get("GITHUB_WORKSPACE") or os.getcwd()), config_path=config_path,
-                              env=dict(env), wait=wait, timeout=timeout)
-        handlers = pipeline_handlers(workspace)
+    identity = getattr(github, "identity", None)
+    own_logins = [identity.login] if identity is not None and identity.type != "Bot" else []
     try:
-        outcome = dispatch(event_name, payload, github=github, base_config=base_config, handlers=handlers,
-                           config_path=config_path, secrets=[token] if token else [], log=_log)
+        if event_name in SWEEP_EVENTS:
+            code = _sweep(env, github, base_config, config_path, root, scrubber)
+        else:
+            if handlers is None:
+                from .chatops.handlers import Workspace, command_handlers
+
+                handlers = command_handlers(Workspace(root=root, config_path=config_path, env=dict(env),
+                                                      follow=policy))
+            outcome = dispatch(event_name, payload, github=github, base_config=base_config, handlers=handlers,
+                               config_path=config_path, own_logins=own_logins, scrubber=scrubber, env=env,
+                               log=_log)
+            _log(f"kfops: {outcome.outcome}" + (f" ({outcome.detail})" if outcome.detail else ""))
+            code = outcome.exit_code
     except KfopsError as exc:
-        text = str(exc).replace(token, "***") if token else str(exc)
-        _log(f"error: {text}")
-        return exc.exit_code or EXIT_FAILED
-    _log(f"kfops: {outcome.outcome}" + (f" ({outcome.detail})" if outcome.detail else ""))
-    return outcome.exit_code
+        _log(f"error: {scrubber.scrub(str(exc))}")
+        code = exc.exit_code or EXIT_FAILED
+    if hasattr(github, "summary") and getattr(github, "client", None) is not None and github.client.stats.requests:
+        _log(github.summary())
+    return code
+
+
+def _sweep(env: Mapping[str, str], github: Any, base_config: Any, config_path: str, root: Path,
+           scrubber: Any) -> int:
+    """schedule / workflow_dispatch: finish the reports of runs handed over by earlier jobs."""
+    from .chatops.tracking import finish_open_runs
+    from .github import actions_commands
+
+    sweep = finish_open_runs(github, base_config=base_config, config_path=config_path, env=env, base_dir=root,
+                             add_secret=scrubber.add, log=lambda m: _log(scrubber.scrub(m)))
+    _log(f"kfops: sweep: {sweep.summary()}")
+    lines = [f"### kfops: {sweep.summary()}"] + [f"- {scrubber.scrub(e)}" for e in sweep.errors]
+    actions_commands.append_step_summary("\n".join(lines), env=env)
+    return EXIT_FAILED if sweep.errors else EXIT_OK
 
 
 def _repository_of(payload: Any) -> str:

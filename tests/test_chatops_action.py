@@ -1,5 +1,6 @@
 """The Action's entry point as GitHub Actions runs it: `python -m kfops_action` with the job's
-environment and an event file, answering a local server shaped like GitHub's REST API."""
+environment and an event file, answering the fake GitHub (directly, or through Prism checking
+every exchange against GitHub's OpenAPI description)."""
 
 from __future__ import annotations
 
@@ -9,22 +10,23 @@ import socket
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes.github_prism import GITHUB_TOKEN, GitHubEndpoint, github  # noqa: F401
 from test_chatops_dispatch import event, pull_json
-from test_chatops_github_rest import TOKEN, GitHubServer, serve_github
+
+from kfops_action import action_main
+from kfops_action.github.client import GitHubClient, RetryPolicy
+from kfops_action.github.refs import Repo
+from kfops_action.github.repo import GitHubRepo
+from kfops_action.github.scrub import Scrubber
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("kfp", "kfp_server_api", "kubernetes", "jsonschema", "yaml")
-
-
-@pytest.fixture
-def github_server() -> Iterator[GitHubServer]:
-    with serve_github() as server:
-        yield server
+SHA = "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432"
+KFP_TOKEN = "kfp-secret-token-5b1e9a"
 
 
 def _dead_url() -> str:
@@ -35,15 +37,33 @@ def _dead_url() -> str:
 
 
 def action(tmp_path: Path, payload: Any, *, api_url: str, name: str = "issue_comment",
-           extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+           repository: str = "kfops-org/model", extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     path = tmp_path / "event.json"
     path.write_text(json.dumps(payload))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_", "KF_PIPELINES"))}
-    env.update({"GITHUB_EVENT_NAME": name, "GITHUB_EVENT_PATH": str(path), "GITHUB_REPOSITORY": "acme/model",
-                "GITHUB_API_URL": api_url, "GITHUB_WORKSPACE": str(tmp_path), "INPUT_GITHUB_TOKEN": TOKEN,
-                **(extra or {})})
+    env.update({"GITHUB_EVENT_NAME": name, "GITHUB_EVENT_PATH": str(path), "GITHUB_REPOSITORY": repository,
+                "GITHUB_API_URL": api_url, "GITHUB_WORKSPACE": str(tmp_path), "INPUT_GITHUB_TOKEN": GITHUB_TOKEN,
+                "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"), **(extra or {})})
     return subprocess.run([sys.executable, "-m", "kfops_action"], env=env, cwd=tmp_path, capture_output=True,
                           text=True, timeout=120)
+
+
+def _comment(github: GitHubEndpoint, body: str, *, role: str = "write", base: str | None = None) -> dict[str, Any]:
+    """The PR, the commenter's role, kfops.yaml on the base branch, and the event of a new comment."""
+    fake = github.fake
+    fake.add_pull(7, head_sha=SHA)
+    fake.set_permission("alice", role)
+    if base is not None:
+        fake.add_file("kfops.yaml", base, ref="main")
+    comment_id = fake.add_comment(7, body)
+    payload = event(body)
+    payload["comment"]["id"] = comment_id
+    payload["repository"]["full_name"] = f"{fake.owner}/{fake.repo}"
+    return payload
+
+
+def _bot(github: GitHubEndpoint) -> list[str]:
+    return [c["body"] for c in github.fake.comments_on(7) if c["_login"] == github.fake.bot_login]
 
 
 @pytest.mark.parametrize(("payload", "name", "reason"), [
@@ -69,54 +89,77 @@ def test_missing_event_path_is_a_usage_error() -> None:
     assert "GITHUB_EVENT_PATH is not set" in result.stderr and "kfc comment" in result.stderr
 
 
-def _serve_pull(server: GitHubServer, role_name: str, legacy: str, base_config: str | None = None) -> None:
-    server.answer("POST", "/repos/acme/model/issues/comments/1001/reactions", 201, {"id": 1})
-    server.answer("GET", "/repos/acme/model/pulls/7", 200, pull_json())
-    server.answer("GET", "/repos/acme/model/collaborators/alice/permission", 200,
-                  {"permission": legacy, "role_name": role_name})
-    server.answer("POST", "/repos/acme/model/issues/7/comments", 201, {"id": 2})
-    if base_config is not None:
-        server.answer("GET", "/repos/acme/model/contents/kfops.yaml", 200, base_config)
-
-
-def test_refusal_end_to_end(tmp_path: Path, github_server: GitHubServer) -> None:
-    _serve_pull(github_server, "write", "write")
-    result = action(tmp_path, event("/deploy\nship it"), api_url=github_server.url)
+def test_refusal_end_to_end(tmp_path: Path, github: GitHubEndpoint) -> None:
+    payload = _comment(github, "/deploy\nship it", base="pipeline: {file: p.py, function: f}\n")
+    result = action(tmp_path, payload, api_url=github.url)
     assert result.returncode == 0, result.stderr
-    calls = [(r.method, r.path) for r in github_server.requests]
-    assert calls[0] == ("POST", "/repos/acme/model/issues/comments/1001/reactions")
-    assert github_server.requests[0].body == {"content": "eyes"}
-    assert ("GET", "/repos/acme/model/contents/kfops.yaml") in calls
-    assert github_server.requests[calls.index(("GET", "/repos/acme/model/contents/kfops.yaml"))].query == \
-        {"ref": ["main"]}
-    comment = next(r.body["body"] for r in github_server.requests if r.path.endswith("/issues/7/comments"))
-    assert "@alice cannot run /deploy here: it needs maintain, alice has write." in comment
-    assert github_server.requests[-1].body == {"content": "confused"}
-    assert all(r.headers["authorization"] == f"Bearer {TOKEN}" for r in github_server.requests)
+    requests = github.fake.requests
+    assert (requests[0].method, requests[0].path, requests[0].body) == (
+        "POST", f"/repos/kfops-org/model/issues/comments/{payload['comment']['id']}/reactions", {"content": "eyes"})
+    [contents] = [r for r in requests if r.path.endswith("/contents/kfops.yaml")]
+    assert contents.query == {"ref": ["main"]}
+    [reply] = _bot(github)
+    assert "@alice cannot run /deploy here: it needs maintain, alice has write." in reply
+    assert "kfops.yaml on `main`" in reply
+    assert requests[-1].body == {"content": "confused"}
+    assert "cannot run /deploy" in (tmp_path / "summary.md").read_text()  # the job summary too
+    assert "GitHub API: " in result.stderr  # the request count ends the log
 
 
-def test_maintainer_reported_as_write_by_the_legacy_field_may_deploy(tmp_path: Path,
-                                                                      github_server: GitHubServer) -> None:
-    _serve_pull(github_server, "maintain", "write")
-    result = action(tmp_path, event("/deploy"), api_url=github_server.url)
+def test_maintainer_reported_as_write_by_the_legacy_field_may_deploy(tmp_path: Path, github: GitHubEndpoint) -> None:
+    payload = _comment(github, "/deploy", role="maintain")
+    result = action(tmp_path, payload, api_url=github.url)
     assert result.returncode == 0, result.stderr
-    comment = next(r.body["body"] for r in github_server.requests if r.path.endswith("/issues/7/comments"))
-    assert "/deploy is not available yet in this version of kfops" in comment
+    [reply] = _bot(github)
+    assert "/deploy is not available yet in this version of kfops" in reply
 
 
-def test_build_without_a_checkout_fails_with_a_clear_reply(tmp_path: Path, github_server: GitHubServer) -> None:
-    _serve_pull(github_server, "write", "write", base_config="pipeline: {file: p.py, function: f}\n")
-    result = action(tmp_path, event("/build"), api_url=github_server.url)
-    assert result.returncode == 1
-    comment = next(r.body["body"] for r in github_server.requests if r.path.endswith("/issues/7/comments"))
-    assert "/build at `9f8e7d6` failed" in comment and "no kfops.yaml in the checked-out pull request" in comment
-    assert github_server.requests[-1].body == {"content": "confused"}
+def test_build_without_a_checkout_fails_in_its_status_comment(tmp_path: Path, github: GitHubEndpoint) -> None:
+    payload = _comment(github, "/build", base="pipeline: {file: p.py, function: f}\n")
+    result = action(tmp_path, payload, api_url=github.url)
+    assert result.returncode == 1, result.stderr
+    [status] = _bot(github)
+    assert "### ❌ `/build` failed on 9f8e7d6c5b4a for @alice" in status
+    assert "no kfops.yaml in the checked-out pull request" in status
+    assert [r["content"] for r in github.fake.reactions[payload["comment"]["id"]]] == ["eyes", "confused"]
+    assert "`/build` failed" in (tmp_path / "summary.md").read_text()
 
 
-def test_github_unreachable_fails_the_job_with_the_reason(tmp_path: Path) -> None:
-    result = action(tmp_path, event("/build"), api_url=_dead_url())
-    assert result.returncode == 1
-    assert "no answer from" in result.stderr and "Traceback" not in result.stderr
+def test_secrets_are_masked_in_the_log_and_never_posted(tmp_path: Path, github: GitHubEndpoint) -> None:
+    payload = _comment(github, "/build", base="pipeline: {file: p.py, function: f}\n")
+    result = action(tmp_path, payload, api_url=github.url,
+                    extra={"GITHUB_ACTIONS": "true", "KF_PIPELINES_TOKEN": KFP_TOKEN,
+                           "KF_PIPELINES_COOKIE": "authservice_session=cookie-value-77aa"})
+    assert f"::add-mask::{GITHUB_TOKEN}" in result.stdout
+    assert f"::add-mask::{KFP_TOKEN}" in result.stdout
+    assert "::add-mask::cookie-value-77aa" in result.stdout
+    posted = [json.dumps(r.body) for r in github.fake.requests if r.body is not None]
+    for secret in (GITHUB_TOKEN, KFP_TOKEN, "cookie-value-77aa"):
+        assert all(secret not in text for text in posted)
+        assert secret not in result.stderr
+
+
+def test_schedule_with_nothing_open_sweeps_nothing(tmp_path: Path, github: GitHubEndpoint) -> None:
+    result = action(tmp_path, {"schedule": "17 * * * *"}, api_url=github.url, name="schedule")
+    assert result.returncode == 0, result.stderr
+    assert "kfops: sweep: 0 pull request(s), 0 open run(s)" in result.stderr
+    listings = [(r.method, r.path, r.query["state"]) for r in github.fake.requests]
+    assert listings == [("GET", "/repos/kfops-org/model/issues", ["open"]),
+                        ("GET", "/repos/kfops-org/model/issues", ["closed"])]
+    assert "since" in github.fake.requests[1].query
+
+
+def test_github_unreachable_fails_the_job_with_the_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "event.json").write_text(json.dumps(event("/build")))
+    client = GitHubClient(GITHUB_TOKEN, api_url=_dead_url(), sleep=lambda s: None,
+                          policy=RetryPolicy(max_attempts=2))
+    repo = GitHubRepo(client, Repo("acme", "model"), scrubber=Scrubber([GITHUB_TOKEN]), log=lambda m: None)
+    code = action_main.run({"GITHUB_EVENT_NAME": "issue_comment", "GITHUB_EVENT_PATH": str(tmp_path / "event.json"),
+                            "GITHUB_WORKSPACE": str(tmp_path)}, github=repo)
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "did not accept GET /repos/acme/model/pulls/7 after 2 attempts" in err and "no answer" in err
+    assert "Traceback" not in err
 
 
 def test_acknowledgement_comes_before_any_slow_import(tmp_path: Path) -> None:
@@ -133,6 +176,13 @@ def test_acknowledgement_comes_before_any_slow_import(tmp_path: Path) -> None:
         def loaded():
             return sorted({{m.split('.')[0] for m in sys.modules}} & set(HEAVY))
 
+        class Status:
+            key, url = "1001", None
+            def update(self, body, force=False):
+                return True
+            def adopt(self, record):
+                pass
+
         class Port:
             def add_reaction(self, comment_id, content):
                 if content == "eyes":
@@ -145,6 +195,12 @@ def test_acknowledgement_comes_before_any_slow_import(tmp_path: Path) -> None:
                 return False
             def post_comment(self, number, body):
                 pass
+            def status_comment(self, issue, key, resume=False):
+                return Status()
+            def status_comments(self, issue):
+                return []
+            def set_status(self, sha, **kw):
+                pass
 
         env = {{"GITHUB_EVENT_NAME": "issue_comment", "GITHUB_EVENT_PATH": {str(tmp_path / 'event.json')!r},
                "GITHUB_REPOSITORY": "acme/model", "GITHUB_WORKSPACE": {str(tmp_path)!r}}}
@@ -155,6 +211,15 @@ def test_acknowledgement_comes_before_any_slow_import(tmp_path: Path) -> None:
     assert "AT_ACK []" in out.stdout, out.stdout + out.stderr
     # proof that the check means something: the later stages did import them
     assert "'jsonschema'" in out.stdout.split("AT_END", 1)[1] and "'yaml'" in out.stdout.split("AT_END", 1)[1]
+
+
+def test_follow_minutes_input() -> None:
+    assert action_main.follow_policy({}).minutes == 300
+    assert action_main.follow_policy({"INPUT_FOLLOW-MINUTES": "45"}).minutes == 45
+    assert action_main.follow_policy({"INPUT_FOLLOW-MINUTES": "90", "INPUT_WAIT": "false"}).minutes == 0
+    for bad in ("soon", "-5", "nan"):
+        with pytest.raises(ValueError, match="follow-minutes"):
+            action_main.follow_policy({"INPUT_FOLLOW-MINUTES": bad})
 
 
 def test_console_script_is_declared() -> None:

@@ -10,14 +10,33 @@ from typing import Any
 import pytest
 
 from kfops_action.chatops import dispatch as d
-from kfops_action.chatops.dispatch import CommandContext, Report, dispatch
+from kfops_action.chatops.dispatch import CommandContext, Result, dispatch
 from kfops_action.chatops.event import CommentEvent, Ignored, read_event
-from kfops_action.chatops.ports import GitHubError
-from kfops_action.chatops.replies import MARKER, split_body
+from kfops_action.chatops.handlers import AVAILABLE
+from kfops_action.chatops.replies import MARKER
 from kfops_action.errors import KfopsError, RunFailed
+from kfops_action.github.client import GitHubError
 
 SHA = "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432"
 TOKEN = "ghs_secretsecretsecret"
+
+
+@dataclass
+class FakeStatus:
+    """A status comment in memory: every body it was updated to."""
+
+    key: str
+    bodies: list[str] = field(default_factory=list)
+    url: str | None = "https://github.test/acme/model/pull/7#issuecomment-1"
+
+    def update(self, body: str, *, force: bool = False) -> bool:
+        if self.bodies and self.bodies[-1] == body:
+            return False
+        self.bodies.append(body)
+        return True
+
+    def adopt(self, record: Any) -> None:
+        pass
 
 
 @dataclass
@@ -32,6 +51,8 @@ class FakeGitHub:
     calls: list[tuple[Any, ...]] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)
     reactions: list[str] = field(default_factory=list)
+    statuses: dict[str, FakeStatus] = field(default_factory=dict)
+    commit_statuses: list[dict[str, Any]] = field(default_factory=list)
 
     def get_permission(self, user: str) -> str:
         self.calls.append(("get_permission", user))
@@ -58,8 +79,24 @@ class FakeGitHub:
         assert number == 7
         self.comments.append(body)
 
+    def status_comment(self, issue: int, key: str, *, resume: bool = False) -> FakeStatus:
+        self.calls.append(("status_comment", issue, key))
+        return self.statuses.setdefault(key, FakeStatus(key))
+
+    def status_comments(self, issue: int) -> list[Any]:
+        self.calls.append(("status_comments", issue))
+        return []
+
+    def set_status(self, sha: str, **kw: Any) -> None:
+        self.calls.append(("set_status", sha))
+        self.commit_statuses.append({"sha": sha, **kw})
+
     def names(self) -> list[str]:
         return [c[0] for c in self.calls]
+
+    def report(self, key: str = "1001") -> str:
+        """The final body of the status comment of invocation `key`."""
+        return self.statuses[key].bodies[-1]
 
 
 def pull_json(*, state: str = "open", head_repo: str | None = "acme/model", base_ref: str = "main") -> dict[str, Any]:
@@ -94,11 +131,11 @@ class BaseBranch:
 class Spy:
     """A handler that records its contexts and returns (or raises) what it is told."""
 
-    def __init__(self, result: Report | Exception | Callable[[CommandContext], Report] = Report(True, "done")) -> None:
+    def __init__(self, result: Result | Exception | Callable[[CommandContext], Result] = Result.of("succeeded")) -> None:
         self.result = result
         self.contexts: list[CommandContext] = []
 
-    def __call__(self, context: CommandContext) -> Report:
+    def __call__(self, context: CommandContext) -> Result:
         self.contexts.append(context)
         if isinstance(self.result, Exception):
             raise self.result
@@ -112,7 +149,7 @@ def run(body: str, *, github: FakeGitHub | None = None, base: BaseBranch | None 
                                                                          dict[str, Spy]]:
     github = github or FakeGitHub()
     base = base or BaseBranch()
-    handlers = handlers if handlers is not None else {"build": Spy(), "run": Spy(), "build_run": Spy()}
+    handlers = handlers if handlers is not None else {name: Spy() for name in sorted(AVAILABLE)}
     logs: list[str] = []
     outcome = dispatch("issue_comment", event(body, **event_kw), github=github, base_config=base,
                        handlers=handlers, secrets=[TOKEN], log=logs.append)
@@ -169,19 +206,22 @@ def test_comments_that_are_not_commands_touch_nothing(body: str) -> None:
 
 
 def test_allowed_command_is_acknowledged_first_then_runs_then_reports() -> None:
-    handler = Spy(lambda ctx: Report(True, f"ran {ctx.command.display()} at {ctx.head_sha[:7]}"))
+    handler = Spy(lambda ctx: Result.of("succeeded", summary=f"ran {ctx.command.display()} at {ctx.head_sha[:7]}"))
     outcome, github, base, _ = run("/build-run --set pipeline.parameters.epochs=5\n\nsmaller model",
                                    handlers={"build_run": handler})
     assert outcome.outcome == d.SUCCEEDED and outcome.exit_code == 0
     assert github.calls[0] == ("add_reaction", 1001, "eyes")
-    assert github.names() == ["add_reaction", "get_pull", "get_permission", "post_comment", "add_reaction"]
+    assert github.names() == ["add_reaction", "get_pull", "get_permission", "status_comment", "add_reaction"]
     assert github.reactions == ["eyes", "rocket"]
     assert base.refs == ["main"]
     [context] = handler.contexts
     assert context.head_sha == SHA and context.pull.number == 7 and context.level == "write"
     assert context.command.sets == ("pipeline.parameters.epochs=5",)
     assert context.command.text == "smaller model"
-    assert github.comments == [f"{MARKER}\nran /build_run --set pipeline.parameters.epochs=5 at 9f8e7d6\n"]
+    assert github.comments == []  # one status comment, no reply
+    [body] = github.statuses["1001"].bodies  # the handler made no intermediate update
+    assert body.startswith(f"### ✅ `/build_run` succeeded on {SHA[:12]} for @alice")
+    assert "ran /build_run --set pipeline.parameters.epochs=5 at 9f8e7d6" in body
 
 
 def test_refusal_is_answered_and_runs_nothing() -> None:
@@ -271,8 +311,7 @@ def test_mention_injection_is_neutralised() -> None:
     assert "`/build@a`" in github.comments[0]
 
 
-@pytest.mark.parametrize(("body", "level"), [("/status", "read"), ("/cancel", "write"),
-                                             ("/staging_deploy --dry-run", "write"), ("/deploy", "maintain")])
+@pytest.mark.parametrize(("body", "level"), [("/staging_deploy --dry-run", "write"), ("/deploy", "maintain")])
 def test_commands_of_later_versions_say_so(body: str, level: str) -> None:
     github = FakeGitHub(permissions={"alice": level})
     outcome, github, _, handlers = run(body, github=github)
@@ -331,21 +370,35 @@ def test_pull_request_closed_since_the_comment() -> None:
 
 
 def test_handler_failure_is_reported_scrubbed_and_fails_the_job() -> None:
-    def fail(ctx: CommandContext) -> Report:
+    def fail(ctx: CommandContext) -> Result:
         ctx.add_secret("kfp-token-123456")
         raise RunFailed("run r-1 failed", "FAILED", fix=f"see the logs (token kfp-token-123456, {TOKEN})")
 
     outcome, github, _, _ = run("/run", handlers={"run": Spy(fail)})
     assert outcome.outcome == d.FAILED and outcome.exit_code == 1
-    [reply] = github.comments
-    assert "@alice /run at `9f8e7d6` failed." in reply and "run r-1 failed" in reply
-    assert "kfp-token-123456" not in reply and TOKEN not in reply and "***" in reply
+    assert github.comments == []
+    body = github.report()
+    assert "`/run` failed on 9f8e7d6c5b4a for @alice" in body and "run r-1 failed" in body
+    assert "kfp-token-123456" not in body and TOKEN not in body and "***" in body
     assert github.reactions == ["eyes", "confused"]
 
 
-def test_unsuccessful_report_reacts_confused() -> None:
-    outcome, github, _, _ = run("/run", handlers={"run": Spy(Report(False, "run ended FAILED"))})
+def test_unsuccessful_result_reacts_confused() -> None:
+    outcome, github, _, _ = run("/run", handlers={"run": Spy(Result.of("failed"))})
     assert outcome.outcome == d.FAILED
+    assert github.reactions == ["eyes", "confused"]
+
+
+def test_a_run_handed_over_is_neither_success_nor_failure() -> None:
+    outcome, github, _, _ = run("/run", handlers={"run": Spy(Result.of("running", summary="handed over"))})
+    assert outcome.outcome == d.HANDED_OVER and outcome.exit_code == 0
+    assert github.reactions == ["eyes"]  # rocket or confused come with the final report
+    assert "`/run` running" in github.report()
+
+
+def test_a_refusal_from_the_handler_changes_nothing_and_exits_0() -> None:
+    outcome, github, _, _ = run("/run", handlers={"run": Spy(Result.of("refused", summary="one run at a time"))})
+    assert outcome.outcome == d.NOT_READY and outcome.exit_code == 0
     assert github.reactions == ["eyes", "confused"]
 
 
@@ -353,19 +406,22 @@ def test_a_bug_in_a_handler_is_said_in_the_pr_and_raised() -> None:
     github = FakeGitHub()
     with pytest.raises(ZeroDivisionError):
         run("/run", github=github, handlers={"run": Spy(ZeroDivisionError("division by zero"))})
-    assert "stopped on an internal error in kfops: `ZeroDivisionError: division by zero`" in github.comments[0]
+    assert "internal error in kfops: ZeroDivisionError: division by zero" in github.report()
     assert github.reactions[-1] == "confused"
 
 
-def test_intermediate_posts_are_marked_and_scrubbed() -> None:
-    def speak(ctx: CommandContext) -> Report:
-        ctx.post(f"run started with {TOKEN}")
-        ctx.progress.progress("compiled")
-        return Report(True, "done")
+def test_progress_goes_to_the_log_warnings_and_state_to_the_one_comment_all_scrubbed() -> None:
+    def speak(ctx: CommandContext) -> Result:
+        ctx.report.update(state="building")
+        ctx.report.progress(f"compiled with {TOKEN}")
+        ctx.report.warning(f"the registry saw {TOKEN}")
+        return Result.of("succeeded")
 
     _, github, _, _ = run("/run", handlers={"run": Spy(speak)})
-    assert github.comments[0] == f"{MARKER}\nrun started with ***\n"
-    assert github.comments[1].startswith(MARKER)
+    assert github.comments == []
+    building, final = github.statuses["1001"].bodies
+    assert "`/run` building" in building and "`/run` succeeded" in final
+    assert "the registry saw ***" in final and TOKEN not in final
 
 
 def test_a_failing_reaction_does_not_stop_the_command() -> None:
@@ -381,19 +437,3 @@ def test_github_failure_before_the_answer_propagates() -> None:
 
     with pytest.raises(KfopsError, match="502"):
         run("/run", github=Down())
-
-
-def test_long_reports_are_split_under_githubs_limit() -> None:
-    body = "```\n" + "\n".join(f"line {i} " + "x" * 90 for i in range(2000)) + "\n```"
-    outcome, github, _, _ = run("/run", handlers={"run": Spy(Report(True, body))})
-    assert outcome.outcome == d.SUCCEEDED
-    assert len(github.comments) == 4
-    assert all(len(c) <= 65_536 for c in github.comments)
-    assert all(c.startswith(MARKER) for c in github.comments)
-    assert all(c.count("```") % 2 == 0 for c in github.comments)  # every fence closed in its own part
-
-
-def test_split_body_keeps_short_bodies_and_cuts_huge_lines() -> None:
-    assert split_body("short") == ["short"]
-    parts = split_body("y" * 200_000, limit=10_000)
-    assert all(len(p) <= 10_000 for p in parts) and "".join(p.split("\n")[-1] for p in parts).count("y") == 200_000

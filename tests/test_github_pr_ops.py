@@ -43,6 +43,36 @@ def test_team_membership(github: GitHubEndpoint) -> None:
     assert repo.is_team_member("kfops-org", "ml-leads", "tom") is False
 
 
+def test_custom_roles_fall_back_to_the_legacy_field_and_strangers_have_none(github: GitHubEndpoint) -> None:
+    github.fake.set_permission("ivy", "ml-engineer")  # a custom role: its name says nothing comparable
+    repo = github.repo()
+    assert repo.get_permission("ivy") == "read"
+    assert repo.get_permission("nobody-at-all") == "none"  # GitHub answers 404 for unknown users
+
+
+def test_team_lookup_forbidden_says_which_token_can(github: GitHubEndpoint) -> None:
+    github.fake.teams_forbidden = True
+    with pytest.raises(GitHubError) as info:
+        github.repo().is_team_member("kfops-org", "ml-leads", "mia")
+    assert info.value.status == 403 and "read:org" in str(info.value.fix)
+
+
+def test_file_on_a_branch_through_the_contents_api(github: GitHubEndpoint) -> None:
+    text = "pipeline: {file: p.py, function: f}\n# caf\u00e9 \u2713\n" + "# padding\n" * 50
+    github.fake.add_file("kfops.yaml", text, ref="main")
+    github.fake.add_file("kfops.yaml", "other: 1\n", ref="release/2.0")
+    repo = github.repo()
+    assert repo.get_file_text("kfops.yaml", "main") == text
+    assert repo.get_file_text("kfops.yaml", "release/2.0") == "other: 1\n"
+    assert repo.get_file_text("kfops.yaml", "gone") is None  # not on that branch
+    if github.via == "direct":
+        # GitHub takes the path with its slashes (`x-multi-segment`), which Prism cannot route.
+        github.fake.add_file("ml/kfops.yaml", "nested: 1\n", ref="main")
+        assert repo.get_file_text("ml/kfops.yaml", "main") == "nested: 1\n"
+    [request] = [r for r in github.fake.requests if r.path.endswith("/contents/kfops.yaml")][:1]
+    assert request.query == {"ref": ["main"]}
+
+
 def test_get_pull_gives_the_head_sha(github: GitHubEndpoint) -> None:
     github.fake.add_pull(PR, head_sha=SHA)
     pull = github.repo().get_pull(PR)

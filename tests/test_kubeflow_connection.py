@@ -200,3 +200,20 @@ def test_missing_ca_bundle_is_reported(tmp_path):
 def test_timeout_must_be_a_positive_number(value):
     with pytest.raises(ConfigError, match="timeout_seconds"):
         resolve({"endpoint": CONFIG_URL, "timeout_seconds": value})
+
+
+def test_service_account_token_is_read_again_for_each_request(tmp_path):
+    """The kubelet rotates a projected token: the file is read when a request is made, and every
+    token seen is a secret to scrub."""
+    token_file = tmp_path / "token"
+    token_file.write_text(SECRET + "\n")
+    conn = resolve({"endpoint": CONFIG_URL, "auth": {"type": "service_account_token",
+                                                      "token_file": str(token_file)}})
+    assert conn.token_file == str(token_file) and conn.current_token() == SECRET
+    token_file.write_text("rotated-token-value-9876\n")
+    assert conn.current_token() == "rotated-token-value-9876"
+    assert set(conn.secrets()) == {SECRET, "rotated-token-value-9876"}
+    token_file.unlink()  # mid-rotation: keep the token sent before rather than send none
+    assert conn.current_token(previous="rotated-token-value-9876") == "rotated-token-value-9876"
+    assert conn.current_token() == SECRET
+    assert "rotated-token-value-9876" not in repr(conn) and SECRET not in repr(conn)

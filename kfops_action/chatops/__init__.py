@@ -7,11 +7,14 @@ One path, one module per stage, in the order a comment goes through them:
     authorize.py     who may run what: permission level, kfops.yaml `chatops` from the base branch, forks
     requirements.py  the state the pull request must be in (open; head SHA pinned when the command arrives)
     dispatch.py      the stages above in order, then the handler, then the answer in the PR
-    replies.py       every text the Action posts, in one place
+    replies.py       every one-off reply (refusals, /help), in one place
     base_config.py   kfops.yaml read from the base branch (never from the PR under command)
-    handlers.py      /build, /run, /build_run on top of kfops_action.handlers; the rest say "not yet"
+    handlers.py      /build, /run, /build_run (kfops_action.handlers), /status, /cancel
+    runs.py          a run's record in its status comment (provenance), and the report drawn from it
+    tracking.py      following runs, the hand-over, and the scheduled sweep that finishes reports
     ports.py         the narrow interfaces to the outside world (GitHub, the base-branch config)
-    github_rest.py   a minimal GitHub REST adapter for the Action (requests, imported lazily)
+
+GitHub itself is kfops_action.github (GitHubRepo satisfies ports.GitHubPort).
 
 Every module here imports only the standard library at the top: the Action acknowledges a command
 (the eyes reaction) before anything slow (kfp, kubernetes, jsonschema, yaml) is imported.

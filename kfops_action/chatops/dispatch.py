@@ -8,8 +8,12 @@ need through the ports it is given and carries the plan out. The acknowledgement
 reaction) is the first remote call, made before any slow import: the user sees at once that the
 command was seen.
 
-Every refusal is answered in the PR and changes nothing else. Reactions: eyes when a command of
-ours is seen, then rocket for success, confused for anything else.
+Every refusal is answered in the PR (one comment) and changes nothing else. A command that runs
+gets one status comment (kfops_action.github: created once, edited in place as the work advances,
+its final state written to the job summary too), driven by the handler through
+`context.report`; the handler returns the final state and the dispatcher writes it. Reactions:
+eyes when a command of ours is seen, then rocket for success, confused for a failure or a
+refusal, nothing more while a run goes on after the job (handed over).
 """
 
 from __future__ import annotations
@@ -21,6 +25,11 @@ from typing import Any
 
 from .. import __version__
 from ..errors import KfopsError
+from ..github import actions_commands
+from ..github.render import ErrorInfo, FINAL_STATES
+from ..github.render import Report as StatusReport
+from ..github.reporter import PullRequestReport
+from ..github.scrub import Scrubber
 from . import replies
 from .authorize import LEVELS, Allowed, Denied, Policy, Verdict, authorize, teams_to_check
 from .base_config import BaseConfig, parse_base_config
@@ -33,38 +42,37 @@ from .requirements import NotReady, PullState, check, pull_state
 IGNORED, NEAR_MISS, BAD_ARGUMENTS, DENIED, HELP, UNAVAILABLE, RUN = (
     "ignored", "near_miss", "bad_arguments", "denied", "help", "unavailable", "run")
 NOT_READY, CONFIG_ERROR, SUCCEEDED, FAILED = "not_ready", "config_error", "succeeded", "failed"
+HANDED_OVER, SKIPPED = "handed_over", "skipped"
 _FAILING = frozenset({CONFIG_ERROR, FAILED})
+# A handler's final state (as its status comment shows it) -> the outcome.
+_BY_STATE = {"succeeded": SUCCEEDED, "refused": NOT_READY, "skipped": SKIPPED}
 
 
 @dataclass(frozen=True)
-class Report:
-    """A handler's answer: Markdown for the PR, and whether the command did what it was asked."""
+class Result:
+    """A handler's answer: the state its status comment ends in (succeeded, failed, canceled,
+    refused, skipped; or running, when a run goes on after the job: handed over), and the other
+    fields of that comment to change (kfops_action.github.render.Report's)."""
 
-    ok: bool
-    body: str
+    state: str
+    changes: Mapping[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def of(cls, state: str, **changes: Any) -> Result:
+        return cls(state, changes)
 
-class ProgressLog:
-    """The handlers' Reporter for the Action: each line goes to the job log at once and is kept,
-    so that the final report can include what happened on the way."""
-
-    def __init__(self, log: Callable[[str], None]) -> None:
-        self.lines: list[str] = []
-        self._log = log
-
-    def progress(self, message: str) -> None:
-        self.lines.append(message)
-        self._log(message)
-
-    def warning(self, message: str) -> None:
-        self.lines.append(f"warning: {message}")
-        self._log(f"warning: {message}")
+    @property
+    def outcome(self) -> str:
+        if self.state not in FINAL_STATES:
+            return HANDED_OVER
+        return _BY_STATE.get(self.state, FAILED)
 
 
 @dataclass
 class CommandContext:
-    """Everything a handler may use: the command, the pinned head, the base config, and the two
-    ways to speak (progress lines, and `post` for an intermediate comment such as a run link)."""
+    """Everything a handler may use: the command, the pinned head, the base config, the status
+    comment (`report`: its Reporter for the handlers' progress and warnings, `update` for state
+    changes), GitHub itself (other status comments, commit statuses) and the secrets to scrub."""
 
     command: ParsedCommand
     event: CommentEvent
@@ -72,12 +80,18 @@ class CommandContext:
     head_sha: str
     base: BaseConfig
     level: str
-    progress: ProgressLog
-    post: Callable[[str], None]
-    add_secret: Callable[[str], None]
+    report: PullRequestReport
+    github: GitHubPort
+    scrubber: Scrubber
+    log: Callable[[str], None]
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    def add_secret(self, secret: str | None) -> None:
+        """A secret learnt on the way (a KFP token read from a file): masked and scrubbed."""
+        self.scrubber.add(secret)
 
 
-Handler = Callable[[CommandContext], Report]
+Handler = Callable[[CommandContext], Result]
 
 
 @dataclass(frozen=True)
@@ -151,32 +165,39 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def error_info(exc: KfopsError) -> ErrorInfo:
+    """A KfopsError as the PR shows it: one line first (with the problem, when there is just
+    one: a file and line, a parameter), the rest folded, then the fix."""
+    problems = [str(p) for p in exc.problems]
+    cause = exc.what
+    if len(problems) == 1 and "\n" not in problems[0]:
+        cause, problems = f"{exc.what}: {problems[0]}", []
+    return ErrorInfo(cause, "\n".join(problems), exc.fix)
+
+
 class _Answers:
-    """Posts to the PR: every body scrubbed of secrets, marked as ours, split to GitHub's limit."""
+    """One-off replies to the PR (refusals, /help): scrubbed, marked as ours; the port splits
+    them at GitHub's limit. Each also goes to the job summary."""
 
-    def __init__(self, github: GitHubPort, event: CommentEvent, secrets: Iterable[str],
-                 log: Callable[[str], None]) -> None:
-        self.github, self.event, self.log = github, event, log
-        self.secrets = [s for s in secrets if s]
+    def __init__(self, github: GitHubPort, event: CommentEvent, scrubber: Scrubber,
+                 log: Callable[[str], None], env: Mapping[str, str] | None) -> None:
+        self.github, self.event, self.scrubber, self.log, self.env = github, event, scrubber, log, env
         self.posted: list[str] = []
-
-    def add_secret(self, secret: str) -> None:
-        if secret:
-            self.secrets.append(secret)
 
     def post(self, body: str) -> None:
         if not body.startswith(replies.MARKER):
             body = replies.report(body)
-        for part in replies.split_body(replies.scrub(body, self.secrets)):
-            self.github.post_comment(self.event.number, part)
-            self.posted.append(part)
+        body = self.scrubber.scrub(body)
+        self.github.post_comment(self.event.number, body)
+        self.posted.append(body)
+        actions_commands.append_step_summary(body.removeprefix(replies.MARKER).lstrip("\n"), env=self.env)
 
     def react(self, content: str) -> None:
         """Reactions are a courtesy: a failure to add one is logged, never fatal."""
         try:
             self.github.add_reaction(self.event.comment_id, content)
         except KfopsError as exc:
-            self.log(f"warning: could not add the {content} reaction: {replies.scrub(str(exc), self.secrets)}")
+            self.log(f"warning: could not add the {content} reaction: {self.scrubber.scrub(str(exc))}")
 
     def finish(self, outcome: str, command: str | None, detail: str = "", ok: bool = False) -> Outcome:
         self.react(ROCKET if ok else CONFUSED)
@@ -205,16 +226,29 @@ def _level(raw: str | None) -> str:
     return text if text in LEVELS else ((raw or "").strip() or "none")
 
 
+def _rerun(env: Mapping[str, str]) -> bool:
+    """A re-run of the workflow run (GITHUB_RUN_ATTEMPT > 1) may find its status comment there."""
+    attempt = env.get("GITHUB_RUN_ATTEMPT", "1")
+    return attempt.isdigit() and int(attempt) > 1
+
+
 def dispatch(event_name: str, payload: Any, *, github: GitHubPort, base_config: ConfigSource,
              handlers: Mapping[str, Handler], config_path: str = "kfops.yaml",
              own_logins: Collection[str] = (), secrets: Iterable[str] = (),
+             scrubber: Scrubber | None = None, env: Mapping[str, str] | None = None,
              log: Callable[[str], None] = _stderr) -> Outcome:
     """Carry one event through the whole path; see the module docstring for the order.
 
     `base_config` is called with the PR's base branch and returns kfops.yaml as it is there; the
     PR's own kfops.yaml plays no part in who may run what. `handlers` maps command names to the
-    work; commands without one answer that they are not available yet.
+    work; commands without one answer that they are not available yet. `scrubber` (with
+    `secrets` added) removes every secret from what is posted; `env` is the job's environment
+    (the job summary file, the run attempt).
     """
+    env = {} if env is None else env  # the job's: tests never write a real job summary
+    scrubber = scrubber if scrubber is not None else Scrubber()
+    for secret in secrets:
+        scrubber.add(secret)
     event = read_event(event_name, payload, own_logins=own_logins)
     if isinstance(event, Ignored):
         log(f"ignored: {event.reason}")
@@ -224,7 +258,7 @@ def dispatch(event_name: str, payload: Any, *, github: GitHubPort, base_config: 
         log(f"ignored: {parsed.reason}")
         return Outcome(IGNORED, parsed.reason)
 
-    answers = _Answers(github, event, secrets, log)
+    answers = _Answers(github, event, scrubber, log, env)
     answers.react(EYES)  # the acknowledgement: first remote call, nothing slow imported yet
     early = plan_for_parse(parsed, event.user)
     name = parsed.name if isinstance(parsed, (ParsedCommand, BadArguments)) else None
@@ -268,17 +302,28 @@ def dispatch(event_name: str, payload: Any, *, github: GitHubPort, base_config: 
     if isinstance(readiness, NotReady):
         answers.post(replies.not_ready(event.user, command.name, readiness.problem))
         return answers.finish(NOT_READY, command.name, readiness.problem)
-    context = CommandContext(command, event, pull, readiness.head_sha, base, level, ProgressLog(log),
-                             answers.post, answers.add_secret)
+    status = github.status_comment(event.number, str(event.comment_id), resume=_rerun(env))
+    report = PullRequestReport(status, StatusReport(f"/{command.name}", "queued", actor=event.user,
+                                                    sha=readiness.head_sha),
+                               log=lambda m: log(scrubber.scrub(m)), scrub=scrubber.scrub, env=env,
+                               summary=lambda: "")  # the entry point logs the request count once, at the end
+    context = CommandContext(command, event, pull, readiness.head_sha, base, level, report, github, scrubber,
+                             log, env)
     try:
-        report = handlers[command.name](context)
+        result = handlers[command.name](context)
     except KfopsError as exc:
-        answers.post(replies.failed(event.user, command.name, readiness.head_sha, str(exc)))
-        return answers.finish(FAILED, command.name, exc.what)
+        report.finish("failed", errors=[*report.report.errors, error_info(exc)])
+        answers.react(CONFUSED)
+        return Outcome(FAILED, exc.what, command.name)
     except Exception as exc:
         # A bug: say so in the PR, then let the traceback reach the job log.
-        answers.post(replies.internal_error(event.user, command.name, f"{type(exc).__name__}: {exc}"))
+        report.finish("failed", errors=[*report.report.errors, ErrorInfo(
+            f"internal error in kfops: {type(exc).__name__}: {exc}",
+            fix="the workflow log has the traceback; please report it")])
         answers.react(CONFUSED)
         raise
-    answers.post(report.body)
-    return answers.finish(SUCCEEDED if report.ok else FAILED, command.name, ok=report.ok)
+    report.finish(result.state, **result.changes)
+    outcome = result.outcome
+    if outcome != HANDED_OVER:
+        answers.react(ROCKET if outcome == SUCCEEDED else CONFUSED)
+    return Outcome(outcome, result.state, command.name)

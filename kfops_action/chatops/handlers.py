@@ -1,8 +1,9 @@
-"""/build, /run and /build_run for the Action: the same handlers `kfc` uses, answered in the PR.
+"""/build, /run, /build_run, /status and /cancel for the Action, answered in one status comment.
 
-They compose kfops_action.handlers exactly as `kfc build` / `kfc run` / `kfc build-run` do
-(prepare -> run_parameters -> upload -> start_remote -> follow), with two differences that the
-pull request setting demands:
+/build, /run and /build_run compose kfops_action.handlers exactly as `kfc build` / `kfc run` /
+`kfc build-run` do (`execute`: prepare -> run_parameters -> upload -> start), with
+`context.report` (kfops_action.github.reporter.PullRequestReport) as the Reporter, then follow
+the run (tracking.follow). What the pull request setting adds:
 
 - Which code: the checked-out workspace must be at the head SHA pinned when the command arrived;
   anything else is refused (the PR author may have pushed since, or the workflow checked out the
@@ -11,47 +12,71 @@ pull request setting demands:
   from the PR's kfops.yaml, with the comment's `--set` applied (only `pipeline.*`, as for `kfc`).
   Every other section (`kubeflow`: where credentials are sent; `deployment`; `chatops`) comes from
   the base branch, so that a PR cannot point the Action's secrets at another server.
+- One run per pull request at a time: a second /run or /build_run while one of this PR's runs is
+  active (its record says so, and KFP confirms it) is refused, naming the active run and how to
+  cancel it. `/cancel` and `/deploy` then always mean one run, and a double-posted comment does
+  not train twice. /build and dry runs are never refused.
+- The report: status comment "building", then "running" with the run link and the parameters
+  table, task states while the job follows, then the outcome (state, durations, tasks, the failed
+  task with KFP's reason). Each run's record (runs.py) rides along as hidden state: the
+  provenance /deploy reads, and what /status, /cancel and the scheduled hand-over finish.
+- The commit status `kfops/run` on the pinned head: pending when the run starts (linking to it),
+  success/failure/error when it ends (left pending while it is handed over, until it ends);
+  failure when the command fails before a run started.
 
-/deploy, /staging_deploy, /status and /cancel have no handler in this version: the dispatcher
-answers that they are not available yet.
-
-kfp, kubernetes and yaml are imported inside the handler, after the acknowledgement.
+kfp, kubernetes and yaml are imported inside the handlers, after the acknowledgement.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import dataclasses
+import os
+import re
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, KfopsError
-from .dispatch import CommandContext, Handler, Report
+from ..github import actions_commands
+from ..github.render import Link, Table, cell
+from ..github.statuses import RUN_CONTEXT
+from .dispatch import CommandContext, Handler, Result
+from .runs import RunRecord, report_fields, runs_in, ui_state
+from .tracking import HANDOVER, FollowPolicy, conclude, follow, open_runs, refresh, remote_from, \
+    remote_from_base, show_in
 
 if TYPE_CHECKING:
     from ..config import Config
+    from ..kubeflow.remote import KfpRemote
 
 PIPELINE_COMMANDS = ("build", "run", "build_run")
-AVAILABLE = frozenset(PIPELINE_COMMANDS)
+AVAILABLE = frozenset({*PIPELINE_COMMANDS, "status", "cancel"})
 PR_SECTIONS = frozenset({"version", "pipeline", "images"})
 BASE_IMAGE_KEYS = frozenset({"kaniko"})
+STATUS_ROWS = 10
+_FILE_LINE = re.compile(r"^(?P<file>[^\s:]+):(?P<line>\d+)(?::(?P<col>\d+))?$")
 
 
 @dataclass(frozen=True)
 class Workspace:
-    """The checked-out pull request and how runs are followed, from the Action's inputs."""
+    """The checked-out pull request, the job's environment, and how runs are followed."""
 
     root: Path
     config_path: str = "kfops.yaml"
     env: Mapping[str, str] = field(default_factory=dict)
-    wait: bool = True
-    timeout: float | None = None
-    poll_interval: float = 10.0
+    follow: FollowPolicy = FollowPolicy()
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
 
 
-def pipeline_handlers(workspace: Workspace) -> dict[str, Handler]:
-    return {name: partial(handle_pipeline, workspace=workspace) for name in PIPELINE_COMMANDS}
+def command_handlers(workspace: Workspace) -> dict[str, Handler]:
+    handlers: dict[str, Handler] = {name: partial(handle_pipeline, workspace=workspace) for name in PIPELINE_COMMANDS}
+    handlers["status"] = partial(handle_status, workspace=workspace)
+    handlers["cancel"] = partial(handle_cancel, workspace=workspace)
+    return handlers
 
 
 def command_config(context: CommandContext, workspace: Workspace) -> Config:
@@ -92,110 +117,234 @@ def check_checkout(config: Config, head_sha: str) -> None:
                          fix="do not modify tracked files in the workflow before kfops runs")
 
 
-def handle_pipeline(context: CommandContext, *, workspace: Workspace) -> Report:
+def located(exc: KfopsError, root: Path) -> KfopsError:
+    """Paths in the error made relative to the checkout (what the PR shows: `pipeline.py:12`),
+    and an `::error file=,line=` annotation for each problem located in a file, so the job's
+    summary (and the diff) points at the line."""
+    prefixes = sorted({str(root) + os.sep, str(root.resolve()) + os.sep}, key=len, reverse=True)
+
+    def rel(text: str | None) -> str | None:
+        for prefix in prefixes:
+            text = text.replace(prefix, "") if text else text
+        return text
+
+    exc.what = rel(exc.what) or exc.what
+    for problem in exc.problems:
+        problem.message, problem.where = rel(problem.message) or problem.message, rel(problem.where)
+        match = _FILE_LINE.match(problem.where or "")
+        if match and not os.path.isabs(match["file"]):
+            actions_commands.error(problem.message, file=match["file"], line=int(match["line"]),
+                                   col=int(match["col"]) if match["col"] else None, title=exc.what)
+    return exc
+
+
+def handle_pipeline(context: CommandContext, *, workspace: Workspace) -> Result:
     from ..handlers.pipeline import execute
 
-    name, dry_run = context.command.name, context.command.dry_run
-    config = command_config(context, workspace)
-    check_checkout(config, context.head_sha)
-    remote = None if dry_run else _remote(config, workspace, context)
-    outcome = execute(
-        name, config, remote=remote, reporter=context.progress, wait=workspace.wait,
-        timeout=workspace.timeout, poll_interval=workspace.poll_interval, pr=context.pull.number,
-        on_started=(lambda built, run, parameters: context.post(run_started_report(context, built, run, parameters)))
-        if workspace.wait else None,
-    )
-    if dry_run:
-        return Report(True, dry_run_report(context, outcome.built, outcome.parameters))
-    if outcome.run is None:
-        return Report(True, build_report(context, outcome.built))
-    if outcome.status is None:
-        return Report(True, run_started_report(context, outcome.built, outcome.run, outcome.parameters))
-    return Report(outcome.succeeded, run_finished_report(context, outcome.run, outcome.status))
+    name, dry_run, report = context.command.name, context.command.dry_run, context.report
+    runs = name != "build"
+    record: list[RunRecord] = []
+    try:
+        config = command_config(context, workspace)
+        check_checkout(config, context.head_sha)
+        if dry_run:
+            outcome = execute(name, config, remote=None, reporter=report, pr=context.pull.number)
+            return Result.of("succeeded", parameters=outcome.parameters, summary=(
+                f"Dry run: pipeline `{config.pipeline.name}` compiles and its parameters check; nothing was "
+                "built, uploaded or run."))
+        remote = _remote(config, workspace, context)
+        if runs:
+            before = _before_run(context, remote)
+            if isinstance(before, Result):
+                return before
+            if before is not None:  # this invocation's run, started by an earlier attempt of the job
+                report.update(**report_fields(before))
+                return _follow_to_end(context, workspace, remote, before)
+        report.update(state="building")
+        started = time.monotonic()
+
+        def on_started(built: Any, run: Any, parameters: list[Any]) -> None:
+            record.append(_record(context, built, run, parameters, time.monotonic() - started))
+            report.update(**report_fields(record[0]))  # "run started": the link and the parameters
+            _commit_status(context, "pending", f"run {run.display_name} started", run.url)
+
+        outcome = execute(name, config, remote=remote, reporter=report, wait=False, pr=context.pull.number,
+                          on_started=on_started)
+    except KfopsError as exc:
+        if runs and not dry_run and not record:  # the PR's checks show the command failed
+            _commit_status(context, "failure", f"/{name} failed before a run started", report.comment.url)
+        raise located(exc, workspace.root) from None
+    if not runs:
+        return _built(context, outcome.built)
+    return _follow_to_end(context, workspace, remote, record[0])
 
 
-def _remote(config: Config, workspace: Workspace, context: CommandContext) -> Any:
-    from ..kubeflow.connection import resolve_connection
-    from ..kubeflow.remote import KfpRemote
+def _follow_to_end(context: CommandContext, workspace: Workspace, remote: KfpRemote, run: RunRecord) -> Result:
+    report = context.report
 
-    conn = resolve_connection(config.section("kubeflow"), namespace=config.pipeline.namespace,
-                              endpoint_override=None, env=workspace.env, base_dir=config.base_dir)
-    for secret in conn.secrets():
-        context.add_secret(secret)
-    return KfpRemote(conn)
+    def show(current: RunRecord, status: Any) -> None:
+        report.update(**report_fields(current, status))
 
-
-# --- Markdown reports (minimal: the reporter issue brings the full PR report) ------------------
-
-
-def _md(value: Any) -> str:
-    import json
-
-    if isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, (dict, list)):
-        text = json.dumps(value, separators=(",", ":"))
-    else:
-        text = "" if value is None else str(value)
-    return text.replace("|", "\\|").replace("\n", " ")
+    followed = follow(remote, run, show, policy=workspace.follow, clock=workspace.clock, sleep=workspace.sleep)
+    run = followed.run
+    context.log(f"followed run {run.run_id}: {run.state} ({followed.edits} status comment edits while following)")
+    if followed.handover is not None:
+        run = replace(run, handed_over=True)
+        context.log(f"handing over: {followed.handover}")
+        return _as_result(report_fields(run, followed.status, note=f"{followed.handover} {HANDOVER}"))
+    conclude(context.github, run, context.log, react=False)  # the dispatcher reacts on this comment
+    return _as_result(report_fields(run, followed.status))
 
 
-def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
+def _as_result(fields: dict[str, Any]) -> Result:
+    state = fields.pop("state")
+    return Result(state, fields)
 
 
-def _parameters(parameters: Sequence[Any]) -> str:
-    if not parameters:
-        return ""
-    return markdown_table(["parameter", "value", "type", "source"],
-                          [(p.name, p.value, p.type_name, p.source) for p in parameters])
+def _before_run(context: CommandContext, remote: KfpRemote) -> Result | RunRecord | None:
+    """One listing of the PR's status comments: this invocation's own comment when a re-run of
+    the job already wrote it (edited, not duplicated; its run followed, not started again), and
+    the runs still active, re-read from KFP (an ended one gets its final report now). An active
+    run of another command refuses this one."""
+    key, pr = str(context.event.comment_id), context.pull.number
+    records = context.github.status_comments(pr)
+    mine = next((r for r in records if r.key == key), None)
+    if mine is not None:
+        context.report.comment.adopt(mine)
+    active = []
+    for status_record, run in runs_in(records):
+        if not run.open:
+            continue
+        if run.key == key:
+            return run
+        run, _ = refresh(context.github, remote, pr, status_record, run, log=context.log)
+        if run.open:
+            active.append(run)
+    if not active:
+        return None
+    run = active[-1]
+    link = cell(Link(run.run_name or run.run_id, run.run_url))
+    return Result.of("refused", summary=(
+        f"Not started: run {link} (`/{run.command}` by @{run.requested_by} at `{run.sha[:7]}`) is still "
+        f"{run.state.lower()}. One run per pull request at a time: wait for it to end (`/status` shows it), or "
+        f"`/cancel` it, then comment `/{context.command.name}` again."))
 
 
-def _head(context: CommandContext, what: str) -> str:
-    return (f"@{context.event.user} `{context.command.display()}` at `{context.head_sha[:7]}`: {what}")
-
-
-def _log(context: CommandContext) -> str:
-    if not context.progress.lines:
-        return ""
-    body = "\n".join(context.progress.lines)
-    return f"<details><summary>log</summary>\n\n```\n{body}\n```\n</details>"
-
-
-def _join(*blocks: str) -> str:
-    return "\n\n".join(b for b in blocks if b)
-
-
-def dry_run_report(context: CommandContext, built: Any, parameters: Sequence[Any]) -> str:
-    return _join(_head(context, f"dry run: pipeline {built.package.name} compiles and its parameters check; "
-                                "nothing was built, uploaded or run."),
-                 _parameters(parameters), _log(context))
-
-
-def build_report(context: CommandContext, built: Any) -> str:
+def _record(context: CommandContext, built: Any, run: Any, parameters: list[Any], build_seconds: float) -> RunRecord:
     version = built.version
-    rows = [("pipeline version", f"{version.pipeline_name}/{version.version_name}"),
-            ("version id", version.version_id),
-            ("uploaded", "yes" if version.created else "no, this version already existed")]
-    rows += [(f"image {i.name}", i.reference + (f"@{i.digest}" if i.digest else "")) for i in built.images]
-    return _join(_head(context, "built."), markdown_table(["", ""], rows), _log(context))
+    return RunRecord(
+        key=str(context.event.comment_id), command=context.command.name, pr=context.pull.number,
+        requested_by=context.event.user, requested_at=context.event.created_at, sha=context.head_sha,
+        run_id=run.run_id, run_name=run.display_name, run_url=run.url, experiment_id=run.experiment_id,
+        pipeline={"name": version.pipeline_name, "id": version.pipeline_id, "version_id": version.version_id,
+                  "version_name": version.version_name},
+        images=[{"name": i.name, "reference": i.reference, "digest": i.digest} for i in built.images],
+        parameters=[{"name": p.name, "value": p.value, "overridden": p.overridden} for p in parameters],
+        build_seconds=round(build_seconds, 1), warnings=list(context.report.report.warnings))
 
 
-def run_started_report(context: CommandContext, built: Any, run: Any, parameters: Sequence[Any]) -> str:
-    return _join(_head(context, f"run [{run.display_name}]({run.url}) started "
-                                f"(pipeline version {built.version.version_name})."),
-                 _parameters(parameters))
+def _built(context: CommandContext, built: Any) -> Result:
+    version = built.version
+    details: list[tuple[str, object]] = [
+        ("Pipeline version", f"{version.pipeline_name}/{version.version_name}"),
+        ("Version id", version.version_id),
+        ("Uploaded", "yes" if version.created else "no: this version was already there"),
+    ]
+    details += [(f"Image {i.name}", i.reference + (f"@{i.digest}" if i.digest else "")) for i in built.images]
+    state = {"kind": "build", "v": 1, "key": str(context.event.comment_id), "pr": context.pull.number,
+             "requested_by": context.event.user, "sha": context.head_sha,
+             "pipeline": {"name": version.pipeline_name, "id": version.pipeline_id,
+                          "version_id": version.version_id, "version_name": version.version_name},
+             "images": [{"name": i.name, "reference": i.reference, "digest": i.digest} for i in built.images]}
+    return Result.of("succeeded", details=details, state_data=state,
+                     summary="Built: `/run` starts a run of this version.")
 
 
-def run_finished_report(context: CommandContext, run: Any, status: Any) -> str:
-    verdict = "succeeded" if status.succeeded else f"ended {status.state}"
-    blocks = [_head(context, f"run [{run.display_name}]({run.url}) {verdict}.")]
-    if status.error:
-        blocks.append(f"Cause: {_md(status.error)}")
-    if status.tasks:
-        blocks.append(markdown_table(["task", "state", "error"],
-                                     [(t.name, t.state, t.error or "") for t in status.tasks]))
-    blocks.append(_log(context))
-    return _join(*blocks)
+def _commit_status(context: CommandContext, state: str, description: str, url: str | None) -> None:
+    """kfops/run on the pinned head. A courtesy: logged, never fatal."""
+    try:
+        context.github.set_status(context.head_sha, context=RUN_CONTEXT, state=state, description=description,
+                                  target_url=url)
+    except KfopsError as exc:
+        context.log(f"warning: could not set the {RUN_CONTEXT} status: {exc.what}")
+
+
+def _remote(config: Config, workspace: Workspace, context: CommandContext) -> KfpRemote:
+    return remote_from(config.section("kubeflow"), namespace=config.pipeline.namespace, env=workspace.env,
+                       base_dir=config.base_dir, add_secret=context.add_secret)
+
+
+def _base_remote(context: CommandContext, workspace: Workspace) -> KfpRemote:
+    return remote_from_base(context.base.data, env=workspace.env, base_dir=workspace.root,
+                            add_secret=context.add_secret)
+
+
+# --- /status and /cancel ---------------------------------------------------------------------
+
+
+def _runs_table(runs: list[RunRecord]) -> Table:
+    rows = [(Link(r.run_name or r.run_id, r.run_url), f"/{r.command}", r.sha[:7], f"@{r.requested_by}",
+             ui_state(r.state) + (" (handed over)" if r.open and r.handed_over else ""),
+             r.created_at or r.requested_at or "") for r in runs]
+    return Table(["run", "command", "commit", "by", "state", "started"], rows)
+
+
+def handle_status(context: CommandContext, *, workspace: Workspace) -> Result:
+    """This PR's runs, newest first; open ones re-read from KFP, and their own reports brought up
+    to date (finished, when they ended)."""
+    pr, wanted = context.pull.number, context.command.run_id
+    found = runs_in(context.github.status_comments(pr))
+    if wanted is not None:
+        found = [(s, r) for s, r in found if r.run_id == wanted]
+        if not found:
+            return Result.of("skipped", summary=f"No run `{wanted}` was started from this pull request.")
+    remote: KfpRemote | None = None
+    runs = []
+    for status_record, run in found:
+        if run.open:
+            remote = remote or _base_remote(context, workspace)
+            run, _ = refresh(context.github, remote, pr, status_record, run, log=context.log)
+        runs.append(run)
+    if not runs:
+        return Result.of("succeeded", summary="No pipeline run was started from this pull request yet: "
+                                              "`/run` or `/build_run` starts one.")
+    latest = runs[::-1][:STATUS_ROWS]
+    active = sum(1 for r in runs if r.open)
+    summary = f"{len(runs)} run(s) started from this pull request, {active} still running."
+    if len(runs) > STATUS_ROWS:
+        summary += f" The latest {STATUS_ROWS} are listed."
+    return Result.of("succeeded", summary=summary, table=_runs_table(latest))
+
+
+def handle_cancel(context: CommandContext, *, workspace: Workspace) -> Result:
+    """Terminate this PR's active run (all of them, should there be several; or `--run-id`, which
+    must be one of this PR's): KFP's terminate, then the run's own report says who canceled it."""
+    pr, wanted, github = context.pull.number, context.command.run_id, context.github
+    if wanted is not None:
+        found = [(s, r) for s, r in runs_in(github.status_comments(pr)) if r.run_id == wanted]
+        if not found:
+            return Result.of("skipped", summary=f"Nothing canceled: no run `{wanted}` was started from this pull "
+                                                "request.")
+        targets = [(s, r) for s, r in found if r.open]
+        if not targets:
+            return Result.of("skipped", summary=f"Nothing canceled: run `{wanted}` has already ended "
+                                                f"({ui_state(found[0][1].state)}).")
+    else:
+        targets = open_runs(github, pr)
+        if not targets:
+            return Result.of("skipped", summary="Nothing to cancel: no run of this pull request is running.")
+    remote = _base_remote(context, workspace)
+    canceled = []
+    for status_record, run in targets:
+        remote.terminate_run(run.run_id)
+        status = remote.get_run(run.run_id)
+        run = run.with_status(status)
+        if run.open or run.state in ("CANCELING", "CANCELED"):
+            run = dataclasses.replace(run, state="CANCELING" if run.open else run.state,
+                                      canceled_by=context.event.user)
+        show_in(github, pr, status_record, run, status)
+        conclude(github, run, context.log)
+        canceled.append(run)
+    names = ", ".join(cell(Link(r.run_name or r.run_id, r.run_url)) for r in canceled)
+    return Result.of("succeeded", table=_runs_table(canceled),
+                     summary=f"Asked Kubeflow to terminate {names}; each run's own report here says so.")

@@ -1,26 +1,41 @@
-"""The outside world, as the dispatcher sees it: a few narrow interfaces passed in from outside.
+"""The outside world, as the dispatcher and the handlers see it: narrow interfaces passed in.
 
 Narrow on purpose (after gidgethub's sans-I/O design): the dispatcher is tested with an in-memory
-fake, the Action plugs in a REST adapter (github_rest.py now, the full client of the reporter issue
-later), and nothing here knows about HTTP.
+fake, the Action plugs in `kfops_action.github.repo.GitHubRepo` (GitHub's REST API with its retry
+and rate-limit rules), and nothing here knows about HTTP.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
-from ..errors import RemoteError
+if TYPE_CHECKING:
+    from ..github.status_comment import StatusRecord
 
 # GitHub's reaction contents used here.
 EYES, ROCKET, CONFUSED = "eyes", "rocket", "confused"
 
 
+class StatusPort(Protocol):
+    """One invocation's status comment (kfops_action.github.status_comment.StatusComment)."""
+
+    key: str
+
+    @property
+    def url(self) -> str | None: ...
+
+    def update(self, body: str, *, force: bool = False) -> bool: ...
+
+    def adopt(self, record: StatusRecord) -> None: ...
+
+
 class GitHubPort(Protocol):
-    """What the dispatcher needs from GitHub, for the repository the event came from."""
+    """What the dispatcher and the handlers need from GitHub, for the event's repository."""
 
     def get_permission(self, user: str) -> str:
-        """The user's role on the repository (`role_name`: none, read, triage, write, maintain,
-        admin; see authorize.normalize_level for custom roles)."""
+        """The user's level on the repository (none, read, triage, write, maintain, admin; a
+        custom role counts as its legacy `permission`: see authorize.normalize_level)."""
         ...
 
     def get_pull(self, number: int) -> dict[str, Any]:
@@ -33,12 +48,24 @@ class GitHubPort(Protocol):
 
     def add_reaction(self, comment_id: int, content: str) -> None: ...
 
-    def post_comment(self, number: int, body: str) -> None: ...
+    def post_comment(self, number: int, body: str) -> None:
+        """A one-off reply; split into several comments past GitHub's 65,536 characters."""
+        ...
+
+    def status_comment(self, issue: int, key: str, *, resume: bool = False) -> StatusPort:
+        """The status comment of invocation `key` (not posted until its first update)."""
+        ...
+
+    def status_comments(self, issue: int) -> Sequence[StatusRecord]:
+        """Every status comment the action itself wrote on the PR, with its hidden state."""
+        ...
+
+    def set_status(self, sha: str, *, context: str, state: str, description: str | None = None,
+                   target_url: str | None = None) -> None:
+        """A commit status on `sha` (the pinned head), e.g. kfops/run pending/success/failure."""
+        ...
 
 
 # kfops.yaml as it is on a branch: given the branch name, its text, or None when it has none.
 ConfigSource = Callable[[str], "str | None"]
 
-
-class GitHubError(RemoteError):
-    """GitHub refused or failed a request; the message says which and how to fix it."""

@@ -38,15 +38,20 @@ def _work(command: ParsedCommand) -> str:
     at = "at the pull request head (pinned when the comment arrives)"
     if command.dry_run:
         return (f"{_REACT}; compile the pipeline {at} and check its parameters; build, upload and run "
-                "nothing; reply with the parameters table, then react with rocket")
+                "nothing; show the parameters table in its status comment, then react with rocket")
+    follow = ("start a run on Kubeflow, show its link and parameters in the status comment, follow it "
+              "(then hand it over to /status and the scheduled sweep) and show the outcome there")
     steps = {
         "build": f"build the configured images, compile the pipeline {at}, upload it as a pipeline "
-                 "version; reply with the version",
-        "run": f"compile the pipeline {at}, check its parameters, upload the version if it is new, start "
-               "a run on Kubeflow, post its link, follow it to its end and reply with the outcome",
-        "build_run": f"build the configured images, compile the pipeline {at}, check its parameters, "
-                     "upload it, start a run on Kubeflow, post its link, follow it to its end and reply "
-                     "with the outcome",
+                 "version; show the version in its status comment",
+        "run": f"unless another run of this pull request is active, compile the pipeline {at}, check its "
+               f"parameters, upload the version if it is new, {follow}",
+        "build_run": f"unless another run of this pull request is active, build the configured images, compile "
+                     f"the pipeline {at}, check its parameters, upload it, {follow}",
+        "status": "re-read this pull request's open runs from Kubeflow, finish the reports of those that "
+                  "ended, and list the latest runs in its status comment",
+        "cancel": "terminate this pull request's active run on Kubeflow (or --run-id, when it is one of "
+                  "this pull request's) and say so in its report",
     }[command.name]
     return f"{_REACT}; {steps}; react with rocket on success, confused otherwise"
 

@@ -16,7 +16,6 @@ from collections.abc import Collection, Sequence
 from .command import COMMANDS, CommandSpec, shown
 
 MARKER = "<!-- kfops -->"
-GITHUB_COMMENT_LIMIT = 65_536  # characters; a longer body gets 422 "Body is too long"
 
 
 def _reply(*lines: str) -> str:
@@ -111,61 +110,6 @@ def config_invalid(user: str, command: str, source: str, error: str) -> str:
                                            "error with its line).")
 
 
-def failed(user: str, command: str, head: str | None, error: str) -> str:
-    at = f" at `{head[:7]}`" if head else ""
-    return _reply(f"@{user} /{command}{at} failed.", "", "```", error, "```")
-
-
-def internal_error(user: str, command: str, error: str) -> str:
-    return _reply(f"@{user} /{command} stopped on an internal error in kfops: {code(error)}. "
-                  "The workflow log has the details; please report it.")
-
-
 def report(body: str) -> str:
     """A handler's report, marked as ours."""
     return _reply(body)
-
-
-def scrub(text: str, secrets: Sequence[str]) -> str:
-    """Replace every secret (longest first, so a prefix never leaves a tail behind) with ***."""
-    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
-
-
-def split_body(body: str, limit: int = GITHUB_COMMENT_LIMIT) -> list[str]:
-    """Split a long reply into comments GitHub accepts, at line ends, reopening code fences.
-
-    Minimal on purpose (the reporter issue renders long logs into <details>); it guarantees only
-    that no part exceeds `limit` and that a fence open at a cut is closed and reopened.
-    """
-    if len(body) <= limit:
-        return [body]
-    room = limit - 200  # space for the marker, a continuation note and fence lines
-    parts: list[str] = []
-    current: list[str] = []
-    size = 0
-    fence: str | None = None
-    for line in _hard_wrap(body.split("\n"), room):
-        if size + len(line) + 1 > room and current:
-            if fence is not None:
-                current.append("```")
-            parts.append("\n".join(current))
-            current = [MARKER, "(continued)"] + ([fence] if fence is not None else [])
-            size = sum(len(x) + 1 for x in current)
-        current.append(line)
-        size += len(line) + 1
-        if line.lstrip().startswith("```"):
-            fence = None if fence is not None else line.strip()
-    parts.append("\n".join(current))
-    return parts
-
-
-def _hard_wrap(lines: list[str], width: int) -> list[str]:
-    out: list[str] = []
-    for line in lines:
-        while len(line) > width:
-            out.append(line[:width])
-            line = line[width:]
-        out.append(line)
-    return out

@@ -4,7 +4,8 @@ Modules, one concern each:
 
     client.py            REST client on requests: GitHub's retry and rate-limit rules, request count
     refs.py              Repo (owner/name) and Identity (who the action posts as)
-    repo.py              GitHubRepo: what the dispatcher calls (satisfies chatops.ports.GitHubPort)
+    repo.py              GitHubRepo: what the dispatcher calls (satisfies chatops.ports.GitHubPort),
+                         kfops.yaml on a branch (contents API), open PRs, status comments
     status_comment.py    one status comment per command invocation, edited in place
     reporter.py          PullRequestReport: a handler's Reporter that drives the status comment
     render.py            Markdown: state, run link, parameters, durations, errors, warnings, logs

@@ -73,6 +73,20 @@ class Task:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class Link:
+    """A link in a table cell or a detail line; only http(s) URLs become links."""
+
+    text: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: Sequence[str]
+    rows: Sequence[Sequence[object]]
+
+
 @dataclass
 class Report:
     """Everything one status comment can show; empty fields are left out."""
@@ -92,6 +106,8 @@ class Report:
     tasks: Sequence[Task] = ()
     logs: Sequence[LogBlock] = ()
     links: Sequence[tuple[str, str]] = ()      # (label, url)
+    details: Sequence[tuple[str, object]] = ()  # (label, value): shown as code, or a Link
+    table: Table | None = None                 # e.g. /status: one row per run
     state_data: Mapping[str, Any] | None = None  # carried to later commands, hidden
 
     @property
@@ -218,6 +234,23 @@ def parameters_table(parameters: Sequence[Any]) -> str:
     return "\n".join(rows)
 
 
+def cell(value: object) -> str:
+    """A table cell or detail value: a Link as a link, anything else as code."""
+    if isinstance(value, Link):
+        text = _html(value.text).replace("[", "\\[").replace("]", "\\]").replace("|", "\\|")
+        if value.url.startswith(("https://", "http://")) and not any(c in value.url for c in " ()<>|"):
+            return f"[{text}]({value.url})"
+        return text
+    return code(value)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown table whose cells cannot become markup (see `cell`)."""
+    lines = ["| " + " | ".join(_html(h) for h in headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
 def tasks_table(tasks: Sequence[Any]) -> str:
     rows = ["| task | state | error |", "|---|---|---|"]
     for t in tasks:
@@ -268,6 +301,8 @@ def render(report: Report, *, log_chars: int | None = DEFAULT_LOG_CHARS,
         facts.append(f"**{_html(label)}:** {url}")
     if report.durations:
         facts.append("**Durations:** " + ", ".join(f"{_html(step)} {duration(s)}" for step, s in report.durations))
+    for label, value in report.details:
+        facts.append(f"**{_html(label)}:** {cell(value)}")
     if facts:
         out += ["", "<br>\n".join(facts)]
     for error in report.errors:
@@ -275,6 +310,8 @@ def render(report: Report, *, log_chars: int | None = DEFAULT_LOG_CHARS,
     if report.warnings:
         out += ["", "**Warnings:**"] + [f"- {code(_one_line(w))}" if _risky(w) else f"- {_one_line(w)}"
                                         for w in report.warnings]
+    if report.table is not None:
+        out += ["", table(report.table.headers, report.table.rows)]
     if report.parameters:
         out += ["", parameters_table(report.parameters)]
     if report.tasks:

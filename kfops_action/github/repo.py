@@ -8,18 +8,27 @@ as thin methods over the modules that implement them. Every body it posts is scr
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from . import actions_commands, labels, merge, reactions, statuses
 from .client import GitHubClient, GitHubError, Reply, segment
 from .refs import Identity, Repo
 from .scrub import Scrubber, from_env
 from .splitting import GITHUB_LIMIT, split_body
-from .status_comment import OWN_MARKER, StateRecord, StatusComment, read_states
+from .status_comment import (
+    OWN_MARKER,
+    StateRecord,
+    StatusComment,
+    StatusRecord,
+    read_states,
+    read_status_comments,
+)
 
 TOKEN_INPUT = "github-token"
 BOT_LOGIN_INPUT = "bot-login"
@@ -63,9 +72,18 @@ class GitHubRepo:
     # -- GitHubPort (kfops_action.chatops.ports) -------------------------------------------------
 
     def get_permission(self, user: str) -> str:
-        """`role_name` (admin, maintain, write, triage, read, none, or a custom role's name)."""
-        data = self.client.get(f"{self.repo.path}/collaborators/{segment(user)}/permission")
-        return str(data.get("role_name") or data.get("permission") or "none")
+        """The level to compare: `role_name` (admin, maintain, write, triage, read); for a custom
+        role, the legacy `permission` field (a safe lower bound); `none` for a user GitHub does
+        not know (404)."""
+        from ..chatops.authorize import normalize_level
+
+        try:
+            data = self.client.get(f"{self.repo.path}/collaborators/{segment(user)}/permission")
+        except GitHubError as exc:
+            if exc.status == 404:
+                return "none"
+            raise
+        return normalize_level(data.get("role_name"), data.get("permission"))
 
     def get_permission_fields(self, user: str) -> dict[str, Any]:
         """Both `permission` (legacy) and `role_name`, for custom roles."""
@@ -80,6 +98,11 @@ class GitHubRepo:
         except GitHubError as exc:
             if exc.status == 404:
                 return False
+            if exc.status == 403:
+                raise GitHubError(f"cannot check whether {user} is in {org}/{team}: GitHub answered 403",
+                                  status=403, message=exc.message,
+                                  fix="reading org teams needs a token with the read:org scope (a GitHub App "
+                                      "with Members: read, or a PAT); GITHUB_TOKEN cannot read them") from None
             raise
         return bool(data) and data.get("state") == "active"
 
@@ -109,6 +132,26 @@ class GitHubRepo:
                 return Reply(201, comment)
         return None
 
+    def get_file_text(self, path: str, ref: str) -> str | None:
+        """A file's text on a branch, read through the contents API without checking anything
+        out (kfops.yaml on the base branch); None when the file (or the ref) does not exist."""
+        where = f"{path} on {ref}"
+        try:
+            data = self.client.get(f"{self.repo.path}/contents/{quote(path.strip('/'), safe='/')}", {"ref": ref})
+        except GitHubError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if not isinstance(data, Mapping) or data.get("type") != "file":
+            raise GitHubError(f"{where} is not a file", fix=f"make {path} a regular file (not a folder or link)")
+        if data.get("encoding") != "base64":  # GitHub sends no content for files over 1 MB
+            raise GitHubError(f"{where} is too large to read through GitHub's contents API "
+                              f"({data.get('size')} bytes)", fix=f"keep {path} under 1 MB")
+        try:
+            return base64.b64decode(str(data.get("content") or "")).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            raise GitHubError(f"{where} is not UTF-8 text", fix=f"save {path} as UTF-8") from None
+
     # -- status comments and state --------------------------------------------------------------
 
     def status_comment(self, issue: int, key: str, *, resume: bool = False, **options: Any) -> StatusComment:
@@ -123,6 +166,18 @@ class GitHubRepo:
 
     def read_states(self, issue: int) -> list[StateRecord]:
         return read_states(self.client, self.repo, issue, self.identity)
+
+    def status_comments(self, issue: int) -> list[StatusRecord]:
+        """The action's own status comments on the PR, with their state (one listing)."""
+        return read_status_comments(self.client, self.repo, issue, self.identity)
+
+    def pulls(self, *, state: str = "open", since: str | None = None) -> list[dict[str, Any]]:
+        """The repository's pull requests in `state` (open, closed, all), updated at or after
+        `since` (ISO 8601) when given, newest first, as GET /issues lists them (number, title,
+        user; not their head or base: GET /pulls/{n} has those)."""
+        params = {"state": state, **({"since": since} if since else {})}
+        return [dict(item) for item in self.client.paginate(f"{self.repo.path}/issues", params)
+                if isinstance(item, Mapping) and item.get("pull_request")]
 
     # -- repository, labels, statuses, deployments, merge ---------------------------------------
 

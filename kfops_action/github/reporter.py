@@ -24,12 +24,14 @@ from .status_comment import StatusComment
 class PullRequestReport:
     def __init__(self, comment: StatusComment, report: Report, *,
                  log: Callable[[str], None] | None = None, scrub: Callable[[str], str] | None = None,
-                 env: Mapping[str, str] | None = None) -> None:
+                 env: Mapping[str, str] | None = None, summary: Callable[[], str] | None = None) -> None:
         self.comment = comment
         self.report = report
         self.scrub = scrub or comment.scrub
         self.log = log or (lambda message: print(message, file=sys.stderr, flush=True))
         self.env = env
+        client = getattr(comment, "client", None)
+        self.summary = summary or getattr(client, "summary", None)
 
     # -- handlers' Reporter protocol -------------------------------------------------------------
 
@@ -47,11 +49,13 @@ class PullRequestReport:
         """Change fields of the report (state=..., run_url=...) and show it. State changes are
         forced; pass force=False for progress that may be throttled (task states while polling)."""
         self.report = dataclasses.replace(self.report, **changes)
-        return self.comment.update(render(self.report), force=force or self.report.final)
+        return self.comment.update(self.scrub(render(self.report)), force=force or self.report.final)
 
     def finish(self, state: str, **changes: Any) -> None:
         """The final report: posted (always), and written to the job summary with whole logs."""
         self.report = dataclasses.replace(self.report, state=state, **changes)
-        self.comment.update(render(self.report), force=True)
+        self.comment.update(self.scrub(render(self.report)), force=True)
         actions_commands.append_step_summary(self.scrub(render_summary(self.report)), env=self.env)
-        self.log(self.comment.client.summary())
+        text = self.summary() if self.summary is not None else ""
+        if text:
+            self.log(text)

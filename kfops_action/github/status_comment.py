@@ -76,6 +76,37 @@ def read_states(client: GitHubClient, repo: Repo, issue: int, identity: Identity
     return records
 
 
+@dataclass(frozen=True)
+class StatusRecord:
+    """One invocation's status comment as found on the PR: its parts (in order) and the hidden
+    state it carries (from whichever part holds it; None when it has none)."""
+
+    key: str
+    ids: tuple[int, ...]
+    bodies: tuple[str, ...]
+    created_at: str
+    data: dict[str, Any] | None
+
+
+def read_status_comments(client: GitHubClient, repo: Repo, issue: int, identity: Identity) -> list[StatusRecord]:
+    """Every status comment the action itself wrote on the PR, oldest first, in one listing: the
+    state records later commands read, and the parts a later edit needs (no further request)."""
+    parts: dict[str, dict[int, Mapping[str, Any]]] = {}
+    for comment in client.paginate(f"{repo.path}/issues/{issue}/comments"):
+        parsed = parse_header(comment.get("body") or "")
+        if parsed is None or not identity.wrote(comment):
+            continue
+        parts.setdefault(parsed[0], {}).setdefault(parsed[1], comment)
+    records = []
+    for key, found in parts.items():
+        ordered = [found[n] for n in sorted(found)]
+        bodies = tuple(str(c.get("body") or "") for c in ordered)
+        data = next((d for d in (read_state_marker(b) for b in reversed(bodies)) if d is not None), None)
+        records.append(StatusRecord(key, tuple(int(c["id"]) for c in ordered), bodies,
+                                    str(ordered[0].get("created_at", "")), data))
+    return sorted(records, key=lambda r: (r.created_at, r.ids[0]))
+
+
 class StatusComment:
     """The comment (and continuation parts) of one command invocation."""
 
@@ -119,6 +150,14 @@ class StatusComment:
             if parsed and parsed[0] == self.key and self.identity.wrote(comment):
                 found.setdefault(parsed[1], comment)
         return found
+
+    def adopt(self, record: StatusRecord) -> None:
+        """Take over the parts of an earlier comment with this key, found by a listing made for
+        another reason (a re-run of the workflow, or finishing another invocation's report)."""
+        if record.key != self.key:
+            raise ValueError(f"status comment {record.key} is not {self.key}")
+        if not self.ids:
+            self.ids, self._sent = list(record.ids), list(record.bodies)
 
     # -- updating ------------------------------------------------------------------------------
 

@@ -43,6 +43,20 @@ class Connection:
     timeout: float = 30.0
     namespace: str | None = None
     auth_source: str | None = None
+    token_file: str | None = None  # a service-account token: re-read on every request (rotated)
+
+    def current_token(self, previous: str | None = None) -> str | None:
+        """The token to send now. A projected service-account token is rotated by the kubelet
+        (hourly, by default), so the file is read again on each request; a failed read (the file
+        replaced at that very moment) keeps the token sent before (`previous`), which the server
+        will accept or refuse."""
+        if self.token_file is None:
+            return self.token
+        try:
+            fresh = Path(self.token_file).read_text(encoding="utf-8").strip()
+        except OSError:
+            fresh = ""
+        return fresh or previous or self.token
 
     def secrets(self) -> list[str]:
         """Values to scrub from any text shown to a user or posted to GitHub.
@@ -53,6 +67,9 @@ class Connection:
         found: list[str] = []
         if self.token:
             found.append(self.token)
+        current = self.current_token() if self.token_file else None
+        if current and current != self.token:
+            found.append(current)
         if self.cookie:
             found.append(self.cookie)
             for pair in self.cookie.split(";"):
@@ -80,6 +97,9 @@ def resolve_connection(kubeflow: Mapping[str, Any] | None, *, namespace: str | N
     endpoint = _resolve_endpoint(section, endpoint_override, env)
     ui_endpoint = _resolve_ui_endpoint(section, env)
     token, cookie, source = _resolve_auth(section.get("auth"), env, base_dir)
+    auth = section.get("auth")
+    token_file = (str(_resolve_path(str(auth.get("token_file") or DEFAULT_TOKEN_FILE), base_dir))
+                  if isinstance(auth, Mapping) and auth.get("type") == "service_account_token" else None)
     return Connection(
         endpoint=endpoint,
         ui_endpoint=ui_endpoint,
@@ -90,6 +110,7 @@ def resolve_connection(kubeflow: Mapping[str, Any] | None, *, namespace: str | N
         timeout=_timeout_option(section),
         namespace=namespace or None,
         auth_source=source,
+        token_file=token_file,
     )
 
 

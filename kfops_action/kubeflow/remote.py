@@ -63,9 +63,13 @@ class RunRef:
 
 @dataclass(frozen=True)
 class TaskState:
+    """One task of a run. `outputs`: (output name, artifact ids) as the v2beta1 API lists them;
+    the artifacts' URIs and metric values are in ML Metadata, which this REST API does not expose."""
+
     name: str
     state: str
     error: str | None = None
+    outputs: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -340,6 +344,12 @@ def _build_apis(conn: Connection) -> SimpleNamespace:
     if conn.token:
         config.api_key["authorization"] = conn.token
         config.api_key_prefix["authorization"] = "Bearer"
+    if conn.token_file:
+        # Called by the generated client before each request that sends the token.
+        def refresh(cfg: Any) -> None:
+            cfg.api_key["authorization"] = conn.current_token(cfg.api_key.get("authorization"))
+
+        config.refresh_api_key_hook = refresh
     client = kfp_server_api.ApiClient(config, cookie=conn.cookie)
     client.user_agent = "kfops"
     return SimpleNamespace(
@@ -377,7 +387,9 @@ def _to_status(run: Any, run_id: str) -> RunStatus:
     tasks = tuple(
         TaskState(name=t.display_name or t.task_id or "?",
                   state=t.state or "RUNTIME_STATE_UNSPECIFIED",
-                  error=_message_of(t.error))
+                  error=_message_of(t.error),
+                  outputs=tuple(sorted((str(name), tuple(str(i) for i in (lst.artifact_ids or [])))
+                                       for name, lst in (t.outputs or {}).items() if lst is not None)))
         for t in details or [])
     return RunStatus(run_id=run_id, state=run.state or "RUNTIME_STATE_UNSPECIFIED",
                      error=_message_of(run.error), created_at=_real_time(run.created_at),

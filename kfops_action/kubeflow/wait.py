@@ -30,17 +30,26 @@ def wait_for_run(remote: RunReader, run_id: str, *, timeout: float | None,
                  on_update: Callable[[RunStatus], None] | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
-                 transient_retries: int = DEFAULT_TRANSIENT_RETRIES) -> RunStatus:
+                 transient_retries: int = DEFAULT_TRANSIENT_RETRIES,
+                 max_poll_interval: float | None = None,
+                 on_poll: Callable[[RunStatus], None] | None = None) -> RunStatus:
     """Poll until the run is terminal and return its last status (whatever the outcome).
 
-    `on_update` sees the first status and every later change of the run or task states.
+    `on_update` sees the first status and every later change of the run or task states;
+    `on_poll` sees every status read (changed or not), after `on_update`.
     Raises RunFailed(state="TIMEOUT") after `timeout` seconds (None: wait forever); the run
     itself goes on in Kubeflow. Up to `transient_retries` consecutive 5xx/unreachable errors
     are retried at the poll interval; the next one is raised.
+
+    Adaptive polling: with `max_poll_interval`, each poll that sees no change waits 1.5 times
+    longer than the one before, up to that maximum; a change brings it back to `poll_interval`.
+    A training run of hours is then read every minute or so, and a task change is still seen
+    within seconds of a change before it.
     """
     deadline = None if timeout is None else clock() + timeout
     last: RunStatus | None = None
     failures = 0
+    interval = poll_interval
     while True:
         try:
             status = remote.get_run(run_id)
@@ -50,15 +59,26 @@ def wait_for_run(remote: RunReader, run_id: str, *, timeout: float | None,
                 raise
         else:
             failures = 0
-            if on_update is not None and (last is None or _changed(last, status)):
+            changed = last is None or _changed(last, status)
+            if on_update is not None and changed:
                 on_update(status)
+            if on_poll is not None:
+                on_poll(status)
             last = status
             if status.terminal:
                 return status
+            interval = next_interval(interval, changed, poll_interval, max_poll_interval)
         remaining = None if deadline is None else deadline - clock()
         if remaining is not None and remaining <= 0:
             raise _timed_out(remote, run_id, timeout, last)
-        sleep(poll_interval if remaining is None else min(poll_interval, remaining))
+        sleep(interval if remaining is None else min(interval, remaining))
+
+
+def next_interval(current: float, changed: bool, base: float, maximum: float | None) -> float:
+    """The wait before the next poll: back to `base` after a change, else 1.5x up to `maximum`."""
+    if maximum is None or changed:
+        return base
+    return min(max(maximum, base), current * 1.5)
 
 
 def failure_of(status: RunStatus, url: str) -> RunFailed | None:

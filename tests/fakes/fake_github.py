@@ -21,7 +21,9 @@ connection reset (before or after applying), a slow answer. Every request is rec
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
 import itertools
 import json
 import re
@@ -60,6 +62,7 @@ class Recorded:
     body: Any
     status: int | None          # None: the connection was reset
     headers: dict[str, str]     # names lower-cased (Prism forwards them so)
+    at: float = field(default_factory=time.monotonic)  # when it arrived (benchmarks time the flow)
 
 
 @dataclass
@@ -150,6 +153,7 @@ class FakeGitHub:
             self.users: dict[str, dict[str, Any]] = {}
             self.permissions: dict[str, str] = {}
             self.teams: dict[tuple[str, str], set[str]] = {}
+            self.teams_forbidden = False   # GITHUB_TOKEN cannot read org teams: 403
             self.settings: dict[str, Any] = {"allow_merge_commit": True, "allow_squash_merge": True,
                                              "allow_rebase_merge": True, "show_merge_settings": True}
             self.pulls: dict[int, PullRequest] = {}
@@ -159,6 +163,7 @@ class FakeGitHub:
             self.statuses: dict[str, list[dict[str, Any]]] = {}
             self.deployments: dict[int, dict[str, Any]] = {}
             self.deployment_statuses: dict[int, list[dict[str, Any]]] = {}
+            self.files: dict[tuple[str, str], str] = {}   # (ref, path) -> text
             self.requests: list[Recorded] = []
             self.faults: list[Fault] = []
             self.rate_remaining = RATE_LIMIT
@@ -192,6 +197,11 @@ class FakeGitHub:
         with self._lock:
             self._user(user, user_type)
             return self._create_comment(issue, body, user)["id"]
+
+    def add_file(self, path: str, text: str, *, ref: str = "main") -> None:
+        """A file on a branch, as `GET /contents/{path}?ref=` serves it."""
+        with self._lock:
+            self.files[(ref, path.strip("/"))] = text
 
     def set_permission(self, login: str, role_name: str) -> None:
         with self._lock:
@@ -555,6 +565,8 @@ class _Handler(BaseHTTPRequestHandler):
         match = re.fullmatch(r"/orgs/([^/]+)/teams/([^/]+)/memberships/([^/]+)", path)
         if match and method == "GET":
             org, team, user = (unquote(g).lower() for g in match.groups())
+            if gh.teams_forbidden:
+                raise _error(403, "Resource not accessible by integration")
             if user not in gh.teams.get((org, team), set()):
                 raise _error(404, "Not Found")
             return _Reply(200, {"url": f"{gh.api}{path}", "role": "member", "state": "active"})
@@ -568,6 +580,25 @@ class _Handler(BaseHTTPRequestHandler):
                 return getattr(self, f"_{handler_name}_{method.lower()}")(*[unquote(g) for g in found.groups()],
                                                                           query=query, body=body)
         raise _error(404, "Not Found")
+
+    def _contents_get(self, path: str, query: dict[str, list[str]], **_: Any) -> _Reply:
+        gh = self.github
+        ref = (query.get("ref") or ["main"])[0]
+        text = gh.files.get((ref, path.strip("/")))
+        if text is None:
+            raise _error(404, "Not Found")
+        data = text.encode("utf-8")
+        encoded = base64.b64encode(data).decode("ascii")
+        content = "\n".join(encoded[i:i + 60] for i in range(0, len(encoded), 60)) + "\n"  # as GitHub wraps it
+        sha = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+        url = f"{gh.repo_api}/contents/{quote(path)}?ref={quote(ref)}"
+        html = f"{gh.web}/{gh.owner}/{gh.repo}/blob/{quote(ref)}/{quote(path)}"
+        git = f"{gh.repo_api}/git/blobs/{sha}"
+        return _Reply(200, {
+            "type": "file", "encoding": "base64", "size": len(data), "name": path.rsplit("/", 1)[-1],
+            "path": path, "content": content, "sha": sha, "url": url, "git_url": git, "html_url": html,
+            "download_url": f"{gh.web}/raw/{gh.owner}/{gh.repo}/{quote(ref)}/{quote(path)}",
+            "_links": {"git": git, "self": url, "html": html}})
 
     def _caller(self) -> str:
         return self.github.bot_login
@@ -864,6 +895,7 @@ class _Handler(BaseHTTPRequestHandler):
 _ROUTES: list[tuple[str, str]] = [
     (r"", "repo"),
     (r"/collaborators/([^/]+)/permission", "permission"),
+    (r"/contents/(.+)", "contents"),
     (r"/pulls/(\d+)", "pull"),
     (r"/pulls/(\d+)/merge", "merge"),
     (r"/issues", "issues"),

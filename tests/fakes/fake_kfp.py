@@ -19,6 +19,7 @@ import itertools
 import json
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -149,6 +150,7 @@ class RecordedRequest:
     query: dict[str, str]
     headers: dict[str, str]
     body: Any = None
+    at: float = field(default_factory=time.monotonic)  # when it arrived (benchmarks time the flow)
 
 
 @dataclass(frozen=True)
@@ -233,6 +235,7 @@ class FakeKfp:
     Knobs for tests:
       run_states        the states successive GETs of a new run report (the last one sticks)
       tasks             task display names reported for each run
+      task_outputs      {task: {output: [artifact ids]}} listed once the task succeeded
       fail_task(n, m)   make task n fail with message m (the run ends FAILED)
       deny(status)      answer every next request (or the next `times`) with that status
       redirect_to_login()  answer 302 to an HTML login page, as an auth proxy does
@@ -259,6 +262,7 @@ class FakeKfp:
     def _reset(self) -> None:
         self.run_states: list[str] = ["PENDING", "RUNNING", "SUCCEEDED"]
         self.tasks: list[str] = ["train"]
+        self.task_outputs: dict[str, dict[str, list[str]]] = {}  # task -> output -> artifact ids
         self.legacy_routes = False
         self.requests: list[RecordedRequest] = []
         self.contract_errors: list[str] = []
@@ -682,6 +686,9 @@ class FakeKfp:
                 task["end_time"] = run.finished_at or _now()
             if error:
                 task["error"] = {"code": 2, "message": error, "details": []}
+            if state == "SUCCEEDED" and name in self.task_outputs:
+                task["outputs"] = {out: {"artifact_ids": list(ids)}
+                                   for out, ids in self.task_outputs[name].items()}
             details.append(task)
         return details
 
