@@ -219,9 +219,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         on_started=lambda built, run, parameters: reporter.result(terminal.run_started_report(run, parameters)),
     )
     if outcome.local is not None:
+        from .metrics.service import local_run_comparison_text
+
         reporter.result(terminal.local_run_report(outcome.local, outcome.parameters))
+        reporter.result("\n" + local_run_comparison_text(outcome.local, config.section("metrics")))
     if outcome.status is not None:
         reporter.result(terminal.run_finished_report(outcome.status))
+        if outcome.status.succeeded:
+            from .metrics.service import remote_run_comparison_text
+
+            reporter.result("\n" + remote_run_comparison_text(
+                outcome.status.run_id, config.section("metrics"), conn=remote.connection,
+                pipeline_root=config.pipeline.root))
     return EXIT_OK if outcome.succeeded else EXIT_FAILED
 
 

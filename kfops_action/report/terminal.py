@@ -87,11 +87,6 @@ def run_finished_report(status: Any) -> str:
     return "\n".join(lines)
 
 
-def metrics_table(metrics: dict[str, dict[str, Any]]) -> str:
-    return table(["task", "metric", "value"],
-                 [(task, name, value) for task, values in metrics.items() for name, value in values.items()])
-
-
 def _relative(uri: str, base: Any) -> str:
     """Artifact paths under the outputs folder, shown relative to it: the folder is printed above."""
     from pathlib import Path
@@ -112,6 +107,4 @@ def local_run_report(result: Any, parameters: Sequence[Any]) -> str:
                 for t in result.tasks for name, uri in t.artifacts.items()]
     if outputs:
         lines += ["", table(["task", "output", "value"], outputs)]
-    if result.metrics:
-        lines += ["", metrics_table(result.metrics)]
-    return "\n".join(lines)
+    return "\n".join(lines)  # metrics follow, with their comparison (kfops_action.metrics)
