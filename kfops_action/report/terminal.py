@@ -64,17 +64,10 @@ def run_started_report(run: Any, parameters: Sequence[Any]) -> str:
 def _duration(status: Any) -> str:
     if status.created_at and status.finished_at:
         seconds = (status.finished_at - status.created_at).total_seconds()
-        return f" after {_seconds(seconds)}"
+        from ..github.render import duration  # one way to write a duration, in the PR and here
+
+        return f" after {duration(seconds)}"
     return ""
-
-
-def _seconds(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, seconds = divmod(seconds, 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m{seconds:02d}s" if hours else f"{minutes}m{seconds:02d}s"
 
 
 def run_finished_report(status: Any) -> str:
