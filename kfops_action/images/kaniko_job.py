@@ -139,7 +139,10 @@ def job_manifest(request: JobRequest, source: GitSource, settings: KanikoSetting
     if settings.resources:
         # quantities as strings: `cpu: 1` in YAML is a number, the API's canonical form a string
         container["resources"] = {k: {name: str(q) for name, q in v.items()} for k, v in settings.resources.items()}
-    pod_spec: dict[str, Any] = {"restartPolicy": "Never", "containers": [container]}
+    # The build runs the PR's Dockerfile: it gets no Kubernetes API token. Kaniko pushes with the
+    # mounted registry credentials (cloud workload identity does not use this token either).
+    pod_spec: dict[str, Any] = {"restartPolicy": "Never", "automountServiceAccountToken": False,
+                                "containers": [container]}
     if settings.registry_secret:
         container["volumeMounts"] = [{"name": "registry-credentials", "mountPath": "/kaniko/.docker", "readOnly": True}]
         pod_spec["volumes"] = [{"name": "registry-credentials", "secret": {

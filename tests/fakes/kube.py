@@ -44,13 +44,17 @@ def etcd_binary() -> str | None:
 
 
 def _free_port_pair() -> int:
-    """A port p with p+1 and p+2 free too (etcd uses three consecutive ports)."""
+    """A port p with p+1 and p+2 free too (etcd uses three consecutive ports), drawn at random
+    rather than from the kernel's ephemeral sequence, which parallel runs would share."""
+    import random
+
     for _ in range(50):
+        port = random.randint(20000, 59000)
         with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port > 60000:
-            continue
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
         ok = True
         for extra in (1, 2):
             with socket.socket() as t:
@@ -93,7 +97,20 @@ class KubeApi:
         return client.ApiClient(cfg)
 
 
-def start_kube_api(state_dir: Path, infra: Path, etcd: str) -> KubeApi:
+def start_kube_api(state_dir: Path, infra: Path, etcd: str, attempts: int = 3) -> KubeApi:
+    """Start it, on fresh ports each attempt: another test process may take a port between our
+    probe and the server's bind (parallel test runs on one machine)."""
+    for attempt in range(1, attempts + 1):
+        folder = state_dir / f"attempt-{attempt}"
+        try:
+            return _start_once(folder, infra, etcd)
+        except RuntimeError:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start_once(state_dir: Path, infra: Path, etcd: str) -> KubeApi:
     etcd_port = _free_port_pair()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
