@@ -10,6 +10,11 @@ It reads the GitHub Actions environment and hands the event to the dispatcher:
     INPUT_FOLLOW-MINUTES                   how long to follow a started run before handing it over
                                            (default 300; 0 hands over at once; INPUT_WAIT=false too)
     INPUT_BOT-LOGIN                        the login the token posts as, when not github-actions[bot]
+    INPUT_MERGE-METHOD                     how /deploy merges (merge, squash, rebase; read by the handler)
+    KUBECONFIG                             the cluster /deploy releases to (the `kubeconfig` input)
+
+Outputs (GITHUB_OUTPUT): command, run-id, run-url, deployed-url, and `result`, all of them and the
+outcome as one JSON object.
 
 Events: `issue_comment` runs the command in the comment; `schedule` and `workflow_dispatch` run
 the hand-over sweep: every run the action left open on an open PR is re-read from Kubeflow and
@@ -144,12 +149,46 @@ def run(env: Mapping[str, str], *, github: Any = None, base_config: Any = None,
                                log=_log)
             _log(f"kfops: {outcome.outcome}" + (f" ({outcome.detail})" if outcome.detail else ""))
             code = outcome.exit_code
+            write_outputs(outcome, env, scrub=scrubber.scrub)
     except KfopsError as exc:
         _log(f"error: {scrubber.scrub(str(exc))}")
         code = exc.exit_code or EXIT_FAILED
     if hasattr(github, "summary") and getattr(github, "client", None) is not None and github.client.stats.requests:
         _log(github.summary())
     return code
+
+
+def action_outputs(outcome: Any) -> dict[str, str]:
+    """The action's outputs (action.yml): command, run-id, run-url, deployed-url, and all of it
+    plus the outcome as one JSON object (`result`)."""
+    report = dict(getattr(outcome, "report", None) or {})
+    data = report.get("state_data") or {}
+    kind = data.get("kind")
+    run = data.get("run") if isinstance(data.get("run"), Mapping) else {}
+    run_id = run.get("id") if kind == "run" else data.get("run_id") if kind == "deploy" else None
+    run_url = report.get("run_url") or run.get("url") or (data.get("run_url") if kind == "deploy" else None)
+    deployed_url = data.get("url") if kind == "deploy" and data.get("succeeded") else None
+    result: dict[str, Any] = {
+        "command": outcome.command or "", "outcome": outcome.outcome, "state": report.get("state"),
+        "exit_code": outcome.exit_code, "run_id": run_id, "run_url": run_url, "deployed_url": deployed_url}
+    if kind == "deploy":
+        result.update({k: data.get(k) for k in ("environment", "isvc", "model_uri", "revision", "serving",
+                                                 "merged", "rolled_back", "error")})
+    if report.get("errors"):
+        result["errors"] = list(report["errors"])
+    return {"command": outcome.command or "", "run-id": run_id or "", "run-url": run_url or "",
+            "deployed-url": deployed_url or "",
+            "result": json.dumps(result, sort_keys=True, separators=(",", ":"), default=str)}
+
+
+def write_outputs(outcome: Any, env: Mapping[str, str], *, scrub: Any = None) -> None:
+    """To $GITHUB_OUTPUT, scrubbed; nothing outside Actions (no GITHUB_OUTPUT)."""
+    if not env.get("GITHUB_OUTPUT"):
+        return
+    from .github import actions_commands
+
+    for name, value in action_outputs(outcome).items():
+        actions_commands.set_output(name, scrub(value) if scrub else value, env=env)
 
 
 def _sweep(env: Mapping[str, str], github: Any, base_config: Any, config_path: str, root: Path,

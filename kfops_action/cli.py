@@ -125,6 +125,69 @@ def build_parser() -> argparse.ArgumentParser:
                    help="kfops.yaml whose chatops section applies, as the Action reads it from the base "
                         "branch (default: ./kfops.yaml if present, else the defaults)")
     p.set_defaults(handler=cmd_comment)
+
+    p = sub.add_parser("init", help="set kfops up in this repository (kfops.yaml, workflows, templates)",
+                       description="Scaffold kfops into the current repository: kfops.yaml (commented, with the "
+                                   "schema for editors), the GitHub workflows, an InferenceService template, an "
+                                   "endpoint-check sample, a cluster setup manifest, and a minimal pipeline when "
+                                   "the repository has none. Asks only what it cannot infer (never when standard "
+                                   "input is not a terminal); never overwrites a file without --force.",
+                       epilog="examples:\n"
+                              "  kfc init\n"
+                              "  kfc init --endpoint https://kubeflow.example.com/pipeline --namespace team-a --yes\n"
+                              "  kfc init --from-kfops          convert an original Kfops layout (config_files/)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dir", type=Path, default=Path("."), metavar="PATH",
+                   help="repository folder to set up (default: the current folder)")
+    p.add_argument("--from-kfops", action="store_true",
+                   help="convert an original Kfops layout (config_files/config.yaml, kaniko-manifest.yaml, "
+                        "the deployment function) instead of asking")
+    p.add_argument("--force", action="store_true", help="overwrite files that already exist")
+    p.add_argument("--skip-existing", action="store_true",
+                   help="write only the files that do not exist yet, keep the others")
+    p.add_argument("-y", "--yes", action="store_true",
+                   help="ask nothing: take the flags, what can be inferred, and the defaults")
+    p.add_argument("--dry-run", action="store_true", help="print what would be written, write nothing")
+    answers = p.add_argument_group("answers (asked when missing and standard input is a terminal)")
+    answers.add_argument("--pipeline", metavar="FILE[:FUNCTION]",
+                         help="the pipeline (default: the one @dsl.pipeline function found in the repository)")
+    answers.add_argument("--name", metavar="NAME", help="pipeline name on Kubeflow (default: the folder's name)")
+    answers.add_argument("--endpoint", metavar="URL", help="Kubeflow Pipelines API URL (default: $KF_PIPELINES_ENDPOINT)")
+    answers.add_argument("--namespace", metavar="NS", help="Kubeflow profile namespace (multi-user Kubeflow)")
+    answers.add_argument("--auth", choices=["token", "cookie", "none"], help="how to authenticate to Kubeflow")
+    answers.add_argument("--builder", choices=["none", "docker", "kaniko"],
+                         help="image builder (default: kaniko when the repository has Dockerfiles, else none)")
+    answers.add_argument("--registry", metavar="PREFIX", help="image registry and prefix, for images.registry")
+    answers.add_argument("--build-namespace", metavar="NS", help="namespace of the Kaniko build Jobs")
+    answers.add_argument("--production-namespace", metavar="NS", help="namespace /deploy releases to")
+    answers.add_argument("--staging-namespace", metavar="NS", help="namespace /staging_deploy releases to")
+    answers.add_argument("--no-deploy", action="store_true", help="no deployment section (no /deploy)")
+    p.set_defaults(handler=cmd_init)
+
+    p = sub.add_parser("doctor", help="check the whole setup: config, Kubeflow, cluster, RBAC, registry, GitHub",
+                       description="Check everything kfops needs, one line per finding with a verdict (ok, warn, "
+                                   "FAIL, skip) and the fix: kfops.yaml, the pipeline, the workflows' permissions, "
+                                   "Kubeflow (reachable, credentials, multi-user, namespace), the cluster "
+                                   "(kubeconfig, KServe and its default mode, namespaces and service accounts, "
+                                   "RBAC through SelfSubjectAccessReview), registry credentials, and the GitHub "
+                                   "token when run in the Action. Read-only. Exits 1 when anything a command needs "
+                                   "is missing.",
+                       epilog="examples:\n"
+                              "  kfc doctor\n"
+                              "  KUBECONFIG=kfops-sa.kubeconfig kfc doctor --only cluster --only rbac\n"
+                              "  kfc doctor --json",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-c", "--config", metavar="PATH", help="config file (default: ./kfops.yaml)")
+    p.add_argument("--endpoint", metavar="URL",
+                   help="KFP API endpoint (default: $KF_PIPELINES_ENDPOINT, then kubeflow.endpoint)")
+    p.add_argument("--context", dest="kube_context", metavar="NAME",
+                   help="kubeconfig context (default: images.kaniko.kube_context, else the current one)")
+    p.add_argument("--only", action="append", default=[], metavar="CHECK",
+                   help="run only this check (repeatable): config, pipeline, workflow, kubeflow, namespace, "
+                        "cluster, template, kserve, namespaces, rbac, registry, github")
+    p.add_argument("--skip", action="append", default=[], metavar="CHECK", help="skip this check (repeatable)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.set_defaults(handler=cmd_doctor)
     return parser
 
 
@@ -241,6 +304,25 @@ def cmd_comment(args: argparse.Namespace) -> int:
     base = find_comment_config(args.config)
     print(preview(text, user=args.user, level=args.permission, fork=args.fork, teams=args.teams, base=base))
     return EXIT_OK
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from .onboarding.init import main as init_main
+
+    return init_main(args, stdin=sys.stdin, out=sys.stdout)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .onboarding.doctor import CHECK_NAMES, main as doctor_main
+
+    unknown = sorted(set(args.only + args.skip) - set(CHECK_NAMES))
+    if unknown:
+        print(f"error: unknown check(s) {', '.join(unknown)}; the checks are: {', '.join(CHECK_NAMES)}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    return doctor_main(env=dict(os.environ), cwd=Path.cwd(), config_path=args.config, endpoint=args.endpoint,
+                       kube_context=args.kube_context, only=args.only, skip=args.skip, as_json=args.json,
+                       out=sys.stdout)
 
 
 # --- entry point -------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from e2e.act import Act, act_binary
 from e2e.github import E2EGitHub, PrismLog
 from e2e.repos import ModelRepository, base_config, make_repository
 from e2e.runtime import act_cache_home, action_dir, python_runtime
+from fakes.deploy_fixtures import admin, endpoint, kserve, namespace  # noqa: F401
 
 pytestmark = pytest.mark.infra
 
@@ -78,6 +79,7 @@ class Scenario:
     expect: Expect
     base_config: str | None = None          # kfops.yaml on `main` (None: the example's)
     marks: tuple[Any, ...] = field(default_factory=tuple)
+    deploys: bool = False                   # needs the cluster side (API server, KServe stand-in, MLMD)
 
 
 SCENARIOS = [
@@ -108,11 +110,10 @@ SCENARIOS = [
              base_config=BROKEN_BASE_CONFIG),
     Scenario("build_run-then-deploy-merged-and-labelled",
              (Comment("/build_run"), Comment("/deploy", user="maria", role="maintain")),
-             Expect({"deploy": "success"}, replies=("succeeded",), reactions=("eyes", "rocket"), kfp_runs=1,
-                    merged=True, labels=("Deployed-to-production",)),
-             marks=(pytest.mark.skip(reason="needs the /deploy handler (issue 6: KServe canary, merge, label), "
-                                            "which has not landed: /deploy answers 'not available yet'; the "
-                                            "row will also need the real API server and a kubeconfig secret"),)),
+             Expect({"deploy": "success"}, replies=("`/deploy` succeeded", "Deployed to production",
+                                                    "Merged (squash)"),
+                    reactions=("eyes", "rocket"), kfp_runs=1, merged=True, labels=("Deployed-to-production",)),
+             deploys=True),
 ]
 
 
@@ -196,10 +197,62 @@ def _bot_bodies(github: E2EGitHub, number: int) -> list[str]:
     return [c["body"] for c in github.comments_on(number) if c["_login"] == github.bot_login]
 
 
+@dataclass
+class Cluster:
+    """The deploy side: the real API server (its kubeconfig is the action's `kubeconfig` input),
+    a namespace with the KServe stand-in reconciling it, the model server, ML Metadata."""
+
+    namespace: str
+    kubeconfig: Path
+    mlmd: Any
+    api: Any
+
+
+@pytest.fixture
+def cluster(kube_api: Any, namespace: str, kserve: Any) -> Iterator[Cluster]:  # noqa: F811
+    from fakes.mlmd_fake import FakeMlmd
+
+    with FakeMlmd(token=FAKE_TOKEN) as mlmd:
+        yield Cluster(namespace, kube_api.kubeconfig, mlmd, kube_api)
+
+
+def deploy_base_config(endpoint: str, cluster: Cluster) -> str:
+    """The example's kfops.yaml, deploying into the test namespace with short timeouts; the model's
+    URI from the fake ML Metadata (the metrics gate is exercised in tests/test_chatops_deploy.py)."""
+    import yaml
+
+    data = yaml.safe_load(base_config(endpoint))
+    data["metrics"].update(mlmd_endpoint=cluster.mlmd.url, gate=False)
+    for section in data["deployment"].values():
+        section.update(namespace=cluster.namespace, timeouts={"ready": 20, "promote": 20, "rollback": 20, "poll": 0.1})
+        section["endpoint_check"].update(retries=1, request_timeout=5)
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def prepare_deploy(world: World, fake_kfp: Any, cluster: Cluster) -> str:
+    """The files /deploy reads from `main`, the kubeconfig secret, and a model artifact the run outputs."""
+    from fakes.deploy_fixtures import QUICKSTART
+
+    for name in ("inference-service.yaml", "sample-request.json"):
+        world.github.add_file(name, (QUICKSTART / name).read_text(encoding="utf-8"), ref="main")
+    world.act.secrets["KFOPS_KUBECONFIG"] = cluster.kubeconfig.read_text(encoding="utf-8")
+    store = cluster.mlmd.store
+    store.seed({"runs": [{"run_id": "e2e-train", "tasks": [{"name": "train", "model": True}]}]})
+    [model] = [i for i, a in store.artifacts.items() if a.uri.endswith("/e2e-train/train/model")]
+    fake_kfp.tasks = ["train", "evaluate"]
+    fake_kfp.task_outputs = {"train": {"model": [str(model)]}}
+    return deploy_base_config(fake_kfp.url, cluster)
+
+
 @pytest.mark.parametrize("scenario", [pytest.param(s, id=s.id, marks=s.marks) for s in SCENARIOS])
-def test_workflow_end_to_end(world: World, fake_kfp: Any, scenario: Scenario) -> None:
+def test_workflow_end_to_end(world: World, fake_kfp: Any, scenario: Scenario, request: pytest.FixtureRequest) -> None:
     github = world.github
-    github.add_file("kfops.yaml", scenario.base_config or base_config(fake_kfp.url), ref="main")
+    config = scenario.base_config or base_config(fake_kfp.url)
+    cluster: Cluster | None = None
+    if scenario.deploys:
+        cluster = request.getfixturevalue("cluster")
+        config = prepare_deploy(world, fake_kfp, cluster)
+    github.add_file("kfops.yaml", config, ref="main")
     for comment in scenario.comments:
         result, comment_id, before = comment_on(world, comment)
     expect, last = scenario.expect, scenario.comments[-1]
@@ -226,9 +279,20 @@ def test_workflow_end_to_end(world: World, fake_kfp: Any, scenario: Scenario) ->
         sent = run.body["runtime_config"]["parameters"]
         assert {k: sent.get(k) for k in expect.parameters} == expect.parameters
     pull = github.pulls[last.on]
-    assert pull.merged == expect.merged
+    assert pull.merged == expect.merged, result.explain()
     for label in expect.labels:
         assert label in pull.labels
+    if cluster is not None:  # what the cluster serves is the run's model, with its provenance
+        from kfops_action.deploy.isvc import IsvcApi
+        from kfops_action.deploy.kube import Kube
+
+        live = IsvcApi(Kube(cluster.api.api_client())).get(cluster.namespace, "quickstart-classifier")
+        assert live is not None, result.explain()
+        annotations = live["metadata"]["annotations"]
+        [run_id] = fake_kfp.runs
+        assert annotations["kfops/run-id"] == run_id and annotations["kfops/commit"] == head
+        assert annotations["kfops/model-uri"] == "s3://mlpipeline/v2/artifacts/e2e-train/train/model"
+        assert [s["state"] for s in github.statuses[head] if s["context"] == "kfops/deploy"] == ["success", "pending"]
 
     # Secrets never reach the PR; every exchange kept to GitHub's API description.
     for secret in (GITHUB_TOKEN, FAKE_TOKEN):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -110,8 +111,24 @@ def test_maintainer_reported_as_write_by_the_legacy_field_may_deploy(tmp_path: P
     payload = _comment(github, "/deploy", role="maintain")
     result = action(tmp_path, payload, api_url=github.url)
     assert result.returncode == 0, result.stderr
-    [reply] = _bot(github)
-    assert "/deploy is not available yet in this version of kfops" in reply
+    [reply] = _bot(github)  # allowed: the handler runs, and says what is missing
+    assert "### ⛔ `/deploy` refused" in reply
+    assert "Not deployed to production: `deployment.production` is not configured in" in reply
+
+
+def test_outputs_are_written_for_every_command(tmp_path: Path, github: GitHubEndpoint) -> None:
+    """command, run-id, run-url, deployed-url and the JSON result, in GITHUB_OUTPUT's file format."""
+    payload = _comment(github, "/deploy", role="maintain")
+    output = tmp_path / "github_output"
+    output.write_text("")
+    result = action(tmp_path, payload, api_url=github.url, extra={"GITHUB_OUTPUT": str(output)})
+    assert result.returncode == 0, result.stderr
+    text = output.read_text()
+    values = {name: value for name, _, value in re.findall(r"^(\S+)<<(\S+)\n(.*?)\n\2$", text, re.M | re.S)}
+    assert values["command"] == "deploy" and values["run-id"] == "" and values["deployed-url"] == ""
+    data = json.loads(values["result"])
+    assert (data["command"], data["outcome"], data["state"]) == ("deploy", "not_ready", "refused")
+    assert GITHUB_TOKEN not in text
 
 
 def test_build_without_a_checkout_fails_in_its_status_comment(tmp_path: Path, github: GitHubEndpoint) -> None:

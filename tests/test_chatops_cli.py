@@ -84,7 +84,8 @@ def test_team_membership(tmp_path: Path) -> None:
                                          "chatops:\n  commands:\n    deploy: {teams: [acme/release]}\n")
     result = kfc("comment", "/deploy", "--user", "carol", "--team", "acme/release", cwd=tmp_path)
     assert "allowed:       yes: carol is a member of acme/release" in result.stdout
-    assert "is not available yet in this version" in result.stdout
+    assert "roll the run's model out to production with KServe" in result.stdout
+    assert "merge the pull request at the pinned head" in result.stdout
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -105,6 +105,16 @@ def test_130_artifacts_come_back_through_pages_of_at_most_100(mlmd_url: str) -> 
     assert metrics["shard#130"] == {"accuracy": 0.5, "shard": 129.0}
 
 
+def test_artifacts_by_id_give_the_model_uri_for_deploy(mlmd_url: str) -> None:
+    """/deploy resolves the artifact ids KFP's REST API lists into their URIs."""
+    mlmd = client(mlmd_url)
+    context = mlmd.run_context("system.PipelineRun", "run-pr")
+    [model_id] = [a.id for a in mlmd.artifacts_by_context(context.id) if a.uri.endswith("/train/model")]
+    [artifact] = mlmd.artifacts_by_id([model_id, 999_999])  # an unknown id is left out, not an error
+    assert artifact.uri == "minio://mlpipeline/v2/artifacts/run-pr/train/model"
+    assert artifact.type == "system.Model"
+
+
 def test_an_unknown_run_is_none_not_an_error(mlmd_url: str) -> None:
     assert mlmd_metrics(client(mlmd_url), "no-such-run") is None
 

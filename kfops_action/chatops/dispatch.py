@@ -115,6 +115,9 @@ class Outcome:
     detail: str = ""
     command: str | None = None
     replies: tuple[str, ...] = field(default_factory=tuple)
+    # The handler's final report fields (run_url, state_data: the run or deploy record), for the
+    # action's outputs.
+    report: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -232,6 +235,12 @@ def _rerun(env: Mapping[str, str]) -> bool:
     return attempt.isdigit() and int(attempt) > 1
 
 
+def _report_fields(report: StatusReport) -> dict[str, Any]:
+    return {"state": report.state, "run_name": report.run_name, "run_url": report.run_url,
+            "summary": report.summary, "state_data": dict(report.state_data or {}),
+            "errors": [e.cause for e in report.errors]}
+
+
 def dispatch(event_name: str, payload: Any, *, github: GitHubPort, base_config: ConfigSource,
              handlers: Mapping[str, Handler], config_path: str = "kfops.yaml",
              own_logins: Collection[str] = (), secrets: Iterable[str] = (),
@@ -314,7 +323,7 @@ def dispatch(event_name: str, payload: Any, *, github: GitHubPort, base_config: 
     except KfopsError as exc:
         report.finish("failed", errors=[*report.report.errors, error_info(exc)])
         answers.react(CONFUSED)
-        return Outcome(FAILED, exc.what, command.name)
+        return Outcome(FAILED, exc.what, command.name, report=_report_fields(report.report))
     except Exception as exc:
         # A bug: say so in the PR, then let the traceback reach the job log.
         report.finish("failed", errors=[*report.report.errors, ErrorInfo(
@@ -326,4 +335,4 @@ def dispatch(event_name: str, payload: Any, *, github: GitHubPort, base_config: 
     outcome = result.outcome
     if outcome != HANDED_OVER:
         answers.react(ROCKET if outcome == SUCCEEDED else CONFUSED)
-    return Outcome(outcome, result.state, command.name)
+    return Outcome(outcome, result.state, command.name, report=_report_fields(report.report))

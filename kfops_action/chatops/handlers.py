@@ -1,4 +1,5 @@
-"""/build, /run, /build_run, /status and /cancel for the Action, answered in one status comment.
+"""/build, /run, /build_run, /status and /cancel for the Action, answered in one status comment
+(/deploy and /staging_deploy are registered here too; their work is in deploy_handler.py).
 
 /build, /run and /build_run compose kfops_action.handlers exactly as `kfc build` / `kfc run` /
 `kfc build-run` do (`execute`: prepare -> run_parameters -> upload -> start), with
@@ -53,7 +54,8 @@ if TYPE_CHECKING:
     from ..kubeflow.remote import KfpRemote
 
 PIPELINE_COMMANDS = ("build", "run", "build_run")
-AVAILABLE = frozenset({*PIPELINE_COMMANDS, "status", "cancel"})
+DEPLOY_COMMANDS = ("deploy", "staging_deploy")
+AVAILABLE = frozenset({*PIPELINE_COMMANDS, *DEPLOY_COMMANDS, "status", "cancel"})
 PR_SECTIONS = frozenset({"version", "pipeline", "images"})
 BASE_IMAGE_KEYS = frozenset({"kaniko"})
 STATUS_ROWS = 10
@@ -76,7 +78,16 @@ def command_handlers(workspace: Workspace) -> dict[str, Handler]:
     handlers: dict[str, Handler] = {name: partial(handle_pipeline, workspace=workspace) for name in PIPELINE_COMMANDS}
     handlers["status"] = partial(handle_status, workspace=workspace)
     handlers["cancel"] = partial(handle_cancel, workspace=workspace)
+    for name in DEPLOY_COMMANDS:
+        handlers[name] = partial(_deploy, workspace=workspace)
     return handlers
+
+
+def _deploy(context: CommandContext, *, workspace: Workspace) -> Result:
+    """/deploy and /staging_deploy (deploy_handler.py, imported only when one is commanded)."""
+    from .deploy_handler import handle_deploy
+
+    return handle_deploy(context, workspace=workspace)
 
 
 def command_config(context: CommandContext, workspace: Workspace) -> Config:

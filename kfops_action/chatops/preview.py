@@ -36,6 +36,19 @@ def _row(label: str, value: str) -> str:
 def _work(command: ParsedCommand) -> str:
     """What the handler does, in words, for an allowed command this version can run."""
     at = "at the pull request head (pinned when the comment arrives)"
+    if command.name in ("deploy", "staging_deploy"):
+        env = "production" if command.name == "deploy" else "staging"
+        checks = ("check the requirements (base branch is the default one and not ahead, the PR mergeable, "
+                  "approvals, a successful run of this PR trained on the head"
+                  + (", the metrics gate" if command.name == "deploy" else "") + ")")
+        if command.dry_run:
+            return (f"{_REACT}; {checks}, render the InferenceService from the base branch's template; "
+                    "deploy nothing; react with rocket")
+        merge = ("; move the Deployed-to label here, merge the pull request at the pinned head and close it"
+                 if command.name == "deploy" else "; move the Deployed-to label here (no merge)")
+        return (f"{_REACT}; {checks}, then roll the run's model out to {env} with KServe (canary, endpoint "
+                f"check, promote or roll back){merge}; report it all in its status comment; react with rocket "
+                "on success, confused otherwise")
     if command.dry_run:
         return (f"{_REACT}; compile the pipeline {at} and check its parameters; build, upload and run "
                 "nothing; show the parameters table in its status comment, then react with rocket")

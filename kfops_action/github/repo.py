@@ -186,6 +186,17 @@ class GitHubRepo:
             self._repository = dict(self.client.get(self.repo.path))
         return self._repository
 
+    def compare(self, base: str, head: str) -> dict[str, Any]:
+        """GET /compare/{base}...{head}: `behind_by` counts the commits of `base` that `head`
+        lacks (the base branch moved ahead of a pull request). One commit listed at most."""
+        basehead = quote(f"{base}...{head}", safe="/")
+        return dict(self.client.get(f"{self.repo.path}/compare/{basehead}", {"per_page": 1}))
+
+    def reviews(self, number: int) -> list[dict[str, Any]]:
+        """The pull request's reviews, oldest first (state, user, commit_id)."""
+        return [dict(item) for item in self.client.paginate(f"{self.repo.path}/pulls/{number}/reviews")
+                if isinstance(item, Mapping)]
+
     def set_status(self, sha: str, *, context: str, state: str, description: str | None = None,
                    target_url: str | None = None) -> None:
         statuses.set_commit_status(self.client, self.repo, sha, context=context, state=state,

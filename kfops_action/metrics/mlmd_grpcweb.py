@@ -337,6 +337,26 @@ class MlmdClient:
             events.extend(reply.events)
         return events
 
+    def artifacts_by_id(self, artifact_ids: Iterable[int]) -> list[Any]:
+        """The artifacts with these ids (their `uri`, type and properties), types filled in.
+
+        /deploy needs this: KFP's REST API gives a task's output artifact ids only; where the
+        model file is (`uri`) is in MLMD."""
+        pb = self._pb()
+        ids = sorted(set(artifact_ids))
+        found: list[Any] = []
+        for start in range(0, len(ids), 100):
+            reply = self.channel.call("GetArtifactsByID",
+                                      pb.GetArtifactsByIDRequest(artifact_ids=ids[start:start + 100],
+                                                                 populate_artifact_types=True),
+                                      pb.GetArtifactsByIDResponse)
+            names = {t.id: t.name for t in reply.artifact_types}
+            for artifact in reply.artifacts:
+                if not artifact.type and artifact.type_id in names:
+                    artifact.type = names[artifact.type_id]
+                found.append(artifact)
+        return found
+
     def artifact_types(self) -> dict[int, str]:
         pb = self._pb()
         reply = self.channel.call("GetArtifactTypes", pb.GetArtifactTypesRequest(),

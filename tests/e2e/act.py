@@ -115,7 +115,7 @@ class Act:
         event = scratch / "event.json"
         event.write_text(json.dumps(payload), encoding="utf-8")
         secret_file, var_file = scratch / "secrets", scratch / "vars"
-        secret_file.write_text("".join(f"{k}={v}\n" for k, v in self.secrets.items()), encoding="utf-8")
+        secret_file.write_text("".join(f"{k}={_dotenv(v)}\n" for k, v in self.secrets.items()), encoding="utf-8")
         var_file.write_text("".join(f"{k}={v}\n" for k, v in self.variables.items()), encoding="utf-8")
         command = [self.binary, event_name, "-W", str(workflow), "-e", str(event), "--json",
                    "-P", "ubuntu-latest=-self-hosted", "--no-cache-server", "--defaultbranch", "main",
@@ -137,6 +137,15 @@ class Act:
             if isinstance(item, dict):
                 events.append(item)
         return ActResult(done.returncode, events, done.stderr)
+
+
+def _dotenv(value: str) -> str:
+    """A secret as act's --secret-file (dotenv) reads it: one line, or double-quoted with \\n for a
+    multi-line value such as a kubeconfig."""
+    if "\n" not in value:
+        return value
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
 
 
 def pip_cache_dir() -> str:

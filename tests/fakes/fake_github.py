@@ -9,7 +9,8 @@ response against that description), and its behaviour follows GitHub's documente
 - reactions: 201 when added, 200 when the same account already reacted the same way;
 - labels: created on demand, issue labels, filtering issues by label;
 - pull requests: head SHA, `PUT .../merge` with `sha=` (409 "Head branch was modified" when it
-  moved), merge methods the repository allows (405 otherwise), close;
+  moved), merge methods the repository allows (405 otherwise), close; reviews; compare of the base
+  branch with a pull request's head (`behind_by`, set per pull request);
 - commit statuses, deployments and deployment statuses; collaborator permissions; team
   memberships; the rate-limit headers, counting down from GITHUB_TOKEN's 1,000 an hour.
 
@@ -96,6 +97,8 @@ class PullRequest:
     updated: str = ""
     closed: str | None = None
     is_pull: bool = True
+    behind_by: int = 0          # commits on the base branch the head does not have (compare)
+    reviews: list[dict[str, Any]] = field(default_factory=list)
 
 
 class FakeGitHub:
@@ -216,6 +219,16 @@ class FakeGitHub:
         """The PR author pushes: the head moves."""
         with self._lock:
             self.pulls[number].head_sha = sha
+
+    def add_review(self, number: int, user: str, state: str = "APPROVED", *, commit_id: str | None = None) -> None:
+        """A review of the pull request (APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED), of
+        `commit_id` (default: the current head)."""
+        with self._lock:
+            self._user(user)
+            pull = self.pulls[number]
+            rid = next(self._ids)
+            pull.reviews.append({"id": rid, "user": user, "state": state,
+                                 "commit_id": commit_id or pull.head_sha, "submitted_at": self._now()})
 
     def delete_comment(self, comment_id: int) -> None:
         with self._lock:
@@ -384,6 +397,26 @@ class FakeGitHub:
             "review_comments": 0, "maintainer_can_modify": False, "commits": 1, "additions": 1,
             "deletions": 0, "changed_files": 1,
         }
+
+    def commit_json(self, sha: str, message: str = "a commit") -> dict[str, Any]:
+        url = f"{self.repo_api}/commits/{sha}"
+        person = {"name": "kfops-test", "email": "test@kfops.invalid", "date": "2025-01-01T00:00:00Z"}
+        return {"url": url, "sha": sha, "node_id": f"C_{sha[:12]}", "html_url": f"{self.web}/{self.owner}/{self.repo}/commit/{sha}",
+                "comments_url": url + "/comments", "author": None, "committer": None, "parents": [],
+                "commit": {"url": f"{self.repo_api}/git/commits/{sha}", "author": person, "committer": person,
+                           "message": message, "comment_count": 0,
+                           "tree": {"sha": "e" * 40, "url": f"{self.repo_api}/git/trees/{'e' * 40}"},
+                           "verification": {"verified": False, "reason": "unsigned", "payload": None,
+                                            "signature": None, "verified_at": None}}}
+
+    def review_json(self, pull: PullRequest, review: dict[str, Any]) -> dict[str, Any]:
+        html = f"{self.web}/{self.owner}/{self.repo}/pull/{pull.number}#pullrequestreview-{review['id']}"
+        return {"id": review["id"], "node_id": f"PRR_{review['id']}", "user": self.user_json(review["user"]),
+                "body": "", "state": review["state"], "html_url": html,
+                "pull_request_url": f"{self.repo_api}/pulls/{pull.number}",
+                "_links": {"html": {"href": html}, "pull_request": {"href": f"{self.repo_api}/pulls/{pull.number}"}},
+                "submitted_at": review["submitted_at"], "commit_id": review["commit_id"],
+                "author_association": "MEMBER"}
 
     def issue_json(self, pull: PullRequest) -> dict[str, Any]:
         n = pull.number
@@ -671,6 +704,28 @@ class _Handler(BaseHTTPRequestHandler):
         pull.merge_sha = f"{next(gh._ids):040x}"
         return _Reply(200, {"sha": pull.merge_sha, "merged": True, "message": "Pull Request successfully merged"})
 
+    def _reviews_get(self, number: str, query: dict[str, list[str]], **_: Any) -> _Reply:
+        pull = self._pull(number)
+        return self._page([self.github.review_json(pull, r) for r in pull.reviews], query)
+
+    def _compare_get(self, basehead: str, query: dict[str, list[str]], **_: Any) -> _Reply:
+        """Only what kfops asks: `<base branch>...<pull request head sha>`."""
+        gh = self.github
+        base, sep, head = basehead.partition("...")
+        pull = next((p for p in gh.pulls.values() if p.is_pull and p.head_sha == head), None)
+        if not sep or pull is None or base != pull.base_ref:
+            raise _error(404, "Not Found")
+        behind, ahead = pull.behind_by, 1
+        status = "diverged" if behind else "ahead"
+        url = f"{gh.repo_api}/compare/{quote(basehead)}"
+        html = f"{gh.web}/{gh.owner}/{gh.repo}/compare/{quote(basehead)}"
+        base_commit = gh.commit_json("b" * 40, "the base branch")
+        return _Reply(200, {"url": url, "html_url": html, "permalink_url": html, "diff_url": html + ".diff",
+                            "patch_url": html + ".patch", "base_commit": base_commit,
+                            "merge_base_commit": gh.commit_json("a" * 40, "the merge base"), "status": status,
+                            "ahead_by": ahead, "behind_by": behind, "total_commits": ahead,
+                            "commits": [gh.commit_json(head, "the pull request head")], "files": []})
+
     def _issues_get(self, query: dict[str, list[str]], **_: Any) -> _Reply:
         gh = self.github
         state = (query.get("state") or ["open"])[0]
@@ -898,6 +953,8 @@ _ROUTES: list[tuple[str, str]] = [
     (r"/contents/(.+)", "contents"),
     (r"/pulls/(\d+)", "pull"),
     (r"/pulls/(\d+)/merge", "merge"),
+    (r"/pulls/(\d+)/reviews", "reviews"),
+    (r"/compare/(.+)", "compare"),
     (r"/issues", "issues"),
     (r"/issues/(\d+)/comments", "comments"),
     (r"/issues/comments/(\d+)", "comment"),

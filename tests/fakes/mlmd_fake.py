@@ -133,6 +133,15 @@ class Store:
         return pb.GetArtifactTypesResponse(artifact_types=[pb.ArtifactType(id=i, name=names[i])
                                                            for i in sorted(names)])
 
+    def GetArtifactsByID(self, req: Any) -> Any:
+        found = [self._typed(self.artifacts[i]) for i in req.artifact_ids if i in self.artifacts]
+        reply = pb.GetArtifactsByIDResponse(artifacts=found)
+        if req.populate_artifact_types:
+            names = {v: k for k, v in self.types.items()}
+            for type_id in sorted({a.type_id for a in found}):
+                reply.artifact_types.add(id=type_id, name=names.get(type_id, ""))
+        return reply
+
     def _typed(self, message: Any) -> Any:
         if self.fill_types:
             return message
@@ -144,7 +153,7 @@ class Store:
 
 REQUESTS = {name: getattr(pb, name + "Request") for name in (
     "GetContextByTypeAndName", "GetExecutionsByContext", "GetArtifactsByContext",
-    "GetEventsByExecutionIDs", "GetArtifactTypes")}
+    "GetEventsByExecutionIDs", "GetArtifactTypes", "GetArtifactsByID")}
 
 
 class FakeMlmd:

@@ -1,0 +1,103 @@
+"""The namespaces kfops deploys and builds in, and the service accounts and secrets they name.
+
+A missing namespace or service account otherwise shows up late: the InferenceService is accepted
+and then never becomes Ready (its pods cannot be created), or a Kaniko Job waits forever for a
+secret. What is checked, per namespace:
+
+- deployment.<env>.namespace, and the predictor's `serviceAccountName` from the rendered template;
+- images.kaniko.namespace, with its service_account, registry_secret and git_secret.
+
+A deploy account usually may not read namespaces or secrets: then the line says it could not
+verify (warn), which is not a failure.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import Context, Result, fail, kube_status, ok, skip, warn
+
+NAME = "namespaces"
+
+
+def check(ctx: Context) -> list[Result]:
+    if ctx.config is None or not ctx.needs_cluster:
+        return [skip(NAME, "nothing configured needs the cluster")]
+    if not ctx.facts.get("kube_ok"):
+        return [skip(NAME, "needs the cluster (see the cluster line)")]
+    from kubernetes import client as k
+
+    core = k.CoreV1Api(ctx.kube()[0])
+    wanted: dict[str, tuple[list[tuple[str, str, str]], tuple[str, ...]]] = {}
+    for name, env in ctx.environments.items():
+        command = "/deploy" if name == "production" else "/staging_deploy"
+        objects, users = wanted.setdefault(env["namespace"], ([], ()))
+        account = _predictor_account(ctx.facts.get("manifests", {}).get(name))
+        if account:
+            objects.append(("service account", account, f"the predictor's serviceAccountName ({name} template)"))
+        wanted[env["namespace"]] = (objects, users + (command,))
+    if ctx.builder == "kaniko":
+        kaniko = ctx.section("images").get("kaniko") or {}
+        if kaniko.get("namespace"):
+            objects, users = wanted.setdefault(kaniko["namespace"], ([], ()))
+            for kind, key in (("service account", "service_account"), ("secret", "registry_secret"),
+                              ("secret", "git_secret")):
+                if kaniko.get(key):
+                    objects.append((kind, kaniko[key], f"images.kaniko.{key}"))
+            wanted[kaniko["namespace"]] = (objects, users + ("/build",))
+    return [_namespace(core, namespace, objects, users) for namespace, (objects, users) in wanted.items()]
+
+
+def _namespace(core: Any, namespace: str, objects: list[tuple[str, str, str]], users: tuple[str, ...]) -> Result:
+    found, unverified, missing = [], [], []
+    status = _status(lambda: core.read_namespace(namespace, _request_timeout=10))
+    if status == 404:
+        return fail(NAME, f"namespace {namespace!r} does not exist",
+                    f"kubectl create namespace {namespace} (or apply the kfops-cluster.yaml `kfc init` wrote)", users)
+    for kind, name, why in objects:
+        read = (core.read_namespaced_service_account if kind == "service account"
+                else core.read_namespaced_secret)
+        state = _status(lambda: read(name, namespace, _request_timeout=10))
+        text = f"{kind} {name}"
+        if state == 404:
+            missing.append(f"{text} ({why})")
+        elif state == 403:
+            unverified.append(text)
+        elif state is None:
+            found.append(text)
+        else:
+            unverified.append(f"{text} (HTTP {state})")
+    head = (f"namespace {namespace!r} exists" if status is None
+            else f"namespace {namespace!r}: cannot verify it exists ({_why(status)})")
+    parts = [head] + ([", ".join(found) + " present"] if found else [])
+    if missing:
+        return fail(NAME, "; ".join(parts + ["missing: " + ", ".join(missing)]),
+                    f"create them in namespace {namespace} (kubectl create serviceaccount / secret), or fix kfops.yaml",
+                    users)
+    if unverified or status is not None:
+        if unverified:
+            parts.append("not allowed to read " + ", ".join(unverified))
+        return warn(NAME, "; ".join(parts), "nothing to do if you created them; run kfc doctor with an "
+                                            "identity that may read them to be sure")
+    return ok(NAME, "; ".join(parts))
+
+
+def _status(call: Any) -> int | None:
+    """None when the read worked, else the HTTP status (0 when there was no answer)."""
+    try:
+        call()
+    except Exception as exc:  # noqa: BLE001
+        return kube_status(exc) or 0
+    return None
+
+
+def _why(status: int) -> str:
+    return "this identity may not read namespaces" if status == 403 else f"HTTP {status}" if status else "no answer"
+
+
+def _predictor_account(manifest: dict[str, Any] | None) -> str | None:
+    predictor = ((manifest or {}).get("spec") or {}).get("predictor") or {}
+    account = predictor.get("serviceAccountName")
+    return account if isinstance(account, str) and account else None
+
+

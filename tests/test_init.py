@@ -1,0 +1,438 @@
+"""`kfc init` and `kfc init --from-kfops`, as a new user runs them: a subprocess in a fresh repository.
+
+The promise tested end to end: `kfc init` in an empty git repository, then `kfc build-run --local`
+works on what it produced. Around it: nothing is ever overwritten without --force, the generated
+kfops.yaml is valid, the workflows are the repository's own (packaged copies kept equal here) and
+pass actionlint, and a conversion of the original Kfops layout says what it could not map.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import EXAMPLE, ROOT, kfc
+from kfops_action.config import load_config
+from kfops_action.onboarding import rbac, scaffold
+from kfops_action.onboarding.answers import PLACEHOLDER_ENDPOINT, gather
+from kfops_action.onboarding.detect import find_pipelines, kubernetes_name
+from kfops_action.onboarding.from_kfops import render_function_as_template
+from kfops_action.onboarding.init import make_asker
+
+TEMPLATES = ROOT / "kfops_action" / "onboarding" / "templates"
+PIPELINE = '''from kfp import dsl
+
+
+@dsl.component(base_image="python:3.11-slim")
+def square(x: int) -> int:
+    return x * x
+
+
+@dsl.pipeline(name="{name}")
+def {function}(x: int = 3):
+    square(x=x)
+'''
+
+
+def git_repo(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["git", "init", "-q", str(path)], check=True)
+    return path
+
+
+def args(**kw: object) -> argparse.Namespace:
+    defaults = dict(dir=Path("."), from_kfops=False, force=False, skip_existing=False, yes=True, dry_run=False,
+                    pipeline=None, name=None, endpoint=None, namespace=None, auth=None, builder=None, registry=None,
+                    build_namespace=None, production_namespace=None, staging_namespace=None, no_deploy=False)
+    defaults.update(kw)
+    return argparse.Namespace(**defaults)
+
+
+# -- the packaged templates are the repository's own files -------------------------------------------
+
+
+@pytest.mark.parametrize("packaged, source", [
+    ("kfops.yml", "workflows/kfops.yml"),
+    ("kfops-followup.yml", "workflows/kfops-followup.yml"),
+    ("quickstart/pipeline.py.txt", "examples/quickstart/pipeline.py"),
+    ("quickstart/inference-service.yaml", "examples/quickstart/inference-service.yaml"),
+    ("quickstart/sample-request.json", "examples/quickstart/sample-request.json"),
+])
+def test_packaged_templates_equal_the_repository_files(packaged: str, source: str) -> None:
+    """kfc init ships copies (a wheel cannot reach workflows/ or examples/); they must not drift."""
+    assert (TEMPLATES / packaged).read_text() == (ROOT / source).read_text(), (
+        f"copy {source} to kfops_action/onboarding/templates/{packaged}")
+
+
+# -- a new user, a fresh repository ------------------------------------------------------------------
+
+
+def test_init_in_an_empty_repository_then_build_run_local_works(tmp_path: Path) -> None:
+    repo = git_repo(tmp_path / "churn-model")
+    result = kfc("init", cwd=repo)  # stdin is not a terminal: nothing is asked
+    assert result.returncode == 0, result.stdout + result.stderr
+    for path in ("kfops.yaml", "kfops.schema.json", ".github/workflows/kfops.yml",
+                 ".github/workflows/kfops-followup.yml", "pipeline.py", "deploy/inference-service.yaml",
+                 "deploy/sample-request.json", "deploy/kfops-cluster.yaml"):
+        assert (repo / path).is_file(), path
+        assert f"wrote    {path}" in result.stdout
+    assert ".kfops/" in (repo / ".gitignore").read_text()
+    out = result.stdout
+    assert "KFOPS_KUBEFLOW_TOKEN" in out and "KFOPS_KUBECONFIG" in out
+    assert "kubectl apply -f deploy/kfops-cluster.yaml" in out and "kfc build-run --local" in out
+    assert "kfops.yaml: kubeflow.endpoint" in out  # the placeholder is named as something to edit
+    config = load_config(repo / "kfops.yaml")
+    assert config.pipeline.name == "churn-model" and config.pipeline.function == "training_pipeline"
+    assert config.data["kubeflow"]["endpoint"] == PLACEHOLDER_ENDPOINT
+    assert (repo / "kfops.yaml").read_text().startswith("# yaml-language-server: $schema=kfops.schema.json")
+
+    run = kfc("build-run", "--local", cwd=repo, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "accuracy" in run.stdout
+
+
+def test_init_never_overwrites_without_force(tmp_path: Path) -> None:
+    repo = git_repo(tmp_path / "model")
+    assert kfc("init", cwd=repo).returncode == 0
+    (repo / "kfops.yaml").write_text("# mine\n" + (repo / "kfops.yaml").read_text())
+    (repo / "deploy" / "sample-request.json").unlink()
+
+    again = kfc("init", cwd=repo)
+    assert again.returncode == 2
+    assert "wrote nothing" in again.stdout and "  kfops.yaml" in again.stdout and "--force" in again.stdout
+    assert (repo / "kfops.yaml").read_text().startswith("# mine")
+    assert not (repo / "deploy" / "sample-request.json").exists()  # all or nothing
+
+    partial = kfc("init", "--skip-existing", cwd=repo)
+    assert partial.returncode == 0, partial.stdout + partial.stderr
+    assert "kept     kfops.yaml (exists)" in partial.stdout
+    assert "wrote    deploy/sample-request.json" in partial.stdout
+    assert (repo / "kfops.yaml").read_text().startswith("# mine")
+
+    forced = kfc("init", "--force", cwd=repo)
+    assert forced.returncode == 0 and not (repo / "kfops.yaml").read_text().startswith("# mine")
+    assert (repo / ".gitignore").read_text().count(".kfops/") == 1
+
+
+def test_dry_run_writes_nothing(tmp_path: Path) -> None:
+    repo = git_repo(tmp_path / "model")
+    result = kfc("init", "--dry-run", cwd=repo)
+    assert result.returncode == 0 and "would write kfops.yaml" in result.stdout
+    assert sorted(p.name for p in repo.iterdir()) == [".git"]
+
+
+def test_existing_pipeline_is_found_and_kept(tmp_path: Path) -> None:
+    repo = git_repo(tmp_path / "Fraud_Model")
+    (repo / "src").mkdir()
+    (repo / "src" / "flow.py").write_text(PIPELINE.format(name="fraud", function="fraud_pipeline"))
+    (repo / "docker" / "trainer").mkdir(parents=True)
+    (repo / "docker" / "trainer" / "Dockerfile").write_text("FROM python:3.11-slim\n")
+    result = kfc("init", "--endpoint", "http://kfp.example.test/pipeline", "--namespace", "team-a",
+                 "--registry", "registry.example.test/acme", cwd=repo)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not (repo / "pipeline.py").exists()  # the repository's own pipeline, not the quickstart
+    config = load_config(repo / "kfops.yaml")
+    assert (config.pipeline.file, config.pipeline.function) == (repo / "src" / "flow.py", "fraud_pipeline")
+    assert config.pipeline.name == "fraud-model" and config.pipeline.namespace == "team-a"
+    images = config.section("images")
+    assert images["builder"] == "kaniko" and images["build"] == [{"name": "trainer", "context": "docker/trainer"}]
+    assert "service_account" not in images["kaniko"]  # build pods never run as kfops' own account
+    assert "modelFormat" in (repo / "deploy" / "inference-service.yaml").read_text()
+    assert "deploy/sample-request.json: a real request body" in result.stdout
+    assert "kfops.yaml: kubeflow.endpoint" not in result.stdout
+    cluster = list(yaml.safe_load_all((repo / "deploy" / "kfops-cluster.yaml").read_text()))
+    roles = {(d["metadata"]["namespace"], d["metadata"]["name"]): d["rules"] for d in cluster if d["kind"] == "Role"}
+    assert roles[("kfops-builds", rbac.BUILD_ROLE)] == [r.policy_rule() for r in rbac.BUILD_RULES]
+    assert roles[("ml-production", rbac.DEPLOY_ROLE)] == [r.policy_rule() for r in rbac.DEPLOY_RULES]
+    compiled = kfc("validate", cwd=repo)
+    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+
+
+def test_several_pipelines_need_a_choice_without_a_terminal(tmp_path: Path) -> None:
+    repo = git_repo(tmp_path / "model")
+    (repo / "a.py").write_text(PIPELINE.format(name="a", function="first"))
+    (repo / "b.py").write_text(PIPELINE.format(name="b", function="second"))
+    result = kfc("init", cwd=repo)
+    assert result.returncode == 2
+    assert "a.py:first" in result.stderr and "b.py:second" in result.stderr and "--pipeline" in result.stderr
+    chosen = kfc("init", "--pipeline", "b.py:second", "--no-deploy", cwd=repo)
+    assert chosen.returncode == 0, chosen.stdout + chosen.stderr
+    config = load_config(repo / "kfops.yaml")
+    assert config.pipeline.function == "second" and "deployment" not in config.data
+    assert not (repo / "deploy").exists() and "KFOPS_KUBECONFIG" not in chosen.stdout
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_interactive_questions_only_for_what_cannot_be_inferred(tmp_path: Path) -> None:
+    repo = git_repo(tmp_path / "model")
+    (repo / "a.py").write_text(PIPELINE.format(name="a", function="first"))
+    (repo / "b.py").write_text(PIPELINE.format(name="b", function="second"))
+    answers_in = _Terminal("2\nhttps://kfp.example.test/pipeline\nteam-b\n\nstage\n")
+    out = io.StringIO()
+    ask = make_asker(answers_in, out, interactive=True)
+    answers = gather(args(yes=False), repo, {}, ask, interactive=True)
+    assert answers.pipeline is not None and answers.pipeline.spec == "b.py:second"
+    assert answers.endpoint == "https://kfp.example.test/pipeline" and answers.namespace == "team-b"
+    assert (answers.production_namespace, answers.staging_namespace) == ("ml-production", "stage")
+    assert answers.builder == "none"  # no Dockerfile: not asked
+    asked = out.getvalue()
+    assert "Which pipeline" in asked and "Image builder" not in asked and "registry" not in asked
+    # the environment answers the endpoint question
+    quiet = io.StringIO()
+    gather(args(yes=False), repo, {"KF_PIPELINES_ENDPOINT": "http://from-env/pipeline"},
+           make_asker(_Terminal("1\n\n\n\n"), quiet, interactive=True), interactive=True)
+    assert "Kubeflow Pipelines API URL" not in quiet.getvalue()
+
+
+def test_cookie_auth_and_docker_builder_shape_the_workflows(tmp_path: Path) -> None:
+    repo = git_repo(tmp_path / "model")
+    (repo / "Dockerfile").write_text("FROM python:3.11-slim\n")
+    result = kfc("init", "--auth", "cookie", "--builder", "docker", "--registry", "registry.example.test/acme/model",
+                 "--no-deploy", cwd=repo)
+    assert result.returncode == 0, result.stdout + result.stderr
+    workflow = (repo / ".github" / "workflows" / "kfops.yml").read_text()
+    assert "kubeflow-cookie: ${{ secrets.KFOPS_KUBEFLOW_COOKIE }}" in workflow
+    assert "KFOPS_KUBEFLOW_TOKEN" not in workflow
+    assert "registry: registry.example.test" in workflow and "\n          registry-password:" in workflow
+    assert "KFOPS_KUBEFLOW_COOKIE" in result.stdout and "KFOPS_RUNTIME=python" in result.stdout
+    config = load_config(repo / "kfops.yaml")
+    assert config.data["kubeflow"]["auth"] == {"type": "cookie", "cookie_env": "KF_PIPELINES_COOKIE"}
+    assert config.section("images")["build"] == [{"name": "model", "context": "."}]
+    actionlint = Path(sys.executable).parent / "actionlint"
+    shellcheck = Path(sys.executable).parent / "shellcheck"
+    if actionlint.is_file() and shellcheck.is_file():
+        done = subprocess.run([str(actionlint), "-oneline", f"-shellcheck={shellcheck}", "-pyflakes=",
+                               *map(str, sorted((repo / ".github" / "workflows").glob("*.yml")))],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_generated_config_is_valid_for_every_combination(tmp_path: Path) -> None:
+    repo = git_repo(tmp_path / "model")
+    for auth in ("token", "cookie", "none"):
+        for builder in ("none", "docker", "kaniko"):
+            for deploy in (True, False):
+                answers = gather(args(auth=auth, builder=builder, no_deploy=not deploy, registry="r.example.test/x"),
+                                 repo, {}, make_asker(io.StringIO(), io.StringIO(), False), interactive=False)
+                text = scaffold.kfops_yaml(answers)
+                path = repo / "kfops.yaml"
+                path.write_text(text)
+                load_config(path)  # raises on any schema error
+
+
+def test_helpers() -> None:
+    assert kubernetes_name("My_Model v2") == "my-model-v2"
+    assert kubernetes_name("2024-model") == "m-2024-model"
+    assert kubernetes_name("___") == "model"
+    assert [p.spec for p in find_pipelines(EXAMPLE)] == ["pipeline.py:training_pipeline"]
+
+
+# -- the original Kfops layout ------------------------------------------------------------------------
+
+ORIGINAL_CONFIG = """\
+repository:
+  owner: acme
+  name: iris
+pipeline:
+  name: Sklearn Iris
+  description: Example pipeline to show how to configure your project
+  namespace: team-a
+  experiment_name: My amazing experiment
+  pipeline_path: my_pipeline/pipeline.py
+  pipeline_execution_mode: V2_COMPATIBLE
+  pipeline_args:
+    x: 5
+    version_id: ''
+deployment:
+  inference_service_name: sklearn-iris
+  inference_service_function_path: config_files/deployment.py
+  pre_deployment_test_sample_input_path: test_deployment/input.json
+  production:
+    namespace: prod
+  staging:
+    namespace: staging
+image_builder:
+  container_registry_uri: my-registry
+  insecure: true
+  images:
+    - name: my_image_name
+      dockerfile_folder_path: containers/my_image_name
+      other_folders_path:
+        - containers/lib
+"""
+
+ORIGINAL_KANIKO = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  generateName: cluster-image-builder-
+spec:
+  serviceAccountName: image-builder
+  nodeSelector: {pool: builds}
+  containers:
+  - name: cluster-image-builder
+    image: gcr.io/kaniko-project/executor:v1.9.1
+    resources: {limits: {cpu: "2", memory: 4Gi}}
+    volumeMounts:
+    - {name: docker-config, mountPath: /kaniko/.docker}
+  restartPolicy: Never
+  volumes:
+  - name: docker-config
+    secret: {secretName: regcred}
+"""
+
+# KServe SDK objects are plain generated models (attribute_map + openapi_types); these stand-ins have
+# the same shape, so the conversion is tested without installing kserve.
+ORIGINAL_DEPLOYMENT = """\
+class _Model:
+    def __init__(self, **values):
+        for attr in self.openapi_types:
+            setattr(self, attr, values.get(attr))
+
+
+class V1ObjectMeta(_Model):
+    openapi_types = {"name": "str", "namespace": "str"}
+    attribute_map = {"name": "name", "namespace": "namespace"}
+
+
+class V1beta1SKLearnSpec(_Model):
+    openapi_types = {"storage_uri": "str"}
+    attribute_map = {"storage_uri": "storageUri"}
+
+
+class V1beta1PredictorSpec(_Model):
+    openapi_types = {"service_account_name": "str", "canary_traffic_percent": "int", "sklearn": "V1beta1SKLearnSpec"}
+    attribute_map = {"service_account_name": "serviceAccountName",
+                     "canary_traffic_percent": "canaryTrafficPercent", "sklearn": "sklearn"}
+
+
+class V1beta1InferenceServiceSpec(_Model):
+    openapi_types = {"predictor": "V1beta1PredictorSpec"}
+    attribute_map = {"predictor": "predictor"}
+
+
+class V1beta1InferenceService(_Model):
+    openapi_types = {"api_version": "str", "kind": "str", "metadata": "V1ObjectMeta",
+                     "spec": "V1beta1InferenceServiceSpec"}
+    attribute_map = {"api_version": "apiVersion", "kind": "kind", "metadata": "metadata", "spec": "spec"}
+
+
+def inference_service_instance(name, storage_uri, namespace="default", canary_traffic_percent=None):
+    return V1beta1InferenceService(
+        api_version="serving.kserve.io/v1beta1", kind="InferenceService",
+        metadata=V1ObjectMeta(name=name, namespace=namespace),
+        spec=V1beta1InferenceServiceSpec(predictor=V1beta1PredictorSpec(
+            service_account_name="deployer", canary_traffic_percent=canary_traffic_percent,
+            sklearn=V1beta1SKLearnSpec(storage_uri=storage_uri))))
+"""
+
+ORIGINAL_PIPELINE = """\
+from kfp import dsl
+from kfops.model import materialize_model  # noqa: F401  (the original's helper, kfp 1.x)
+
+
+@dsl.component(base_image="python:3.11-slim")
+def square(x: int) -> int:
+    return x * x
+
+
+@dsl.pipeline(name="iris")
+def iris_pipeline(x: int = 3, version_id: str = ""):
+    square(x=x)
+"""
+
+
+@pytest.fixture
+def original(tmp_path: Path) -> Path:
+    """An original Kfops repository, laid out as its documentation prescribes."""
+    repo = git_repo(tmp_path / "iris")
+    files = {"config_files/config.yaml": ORIGINAL_CONFIG, "config_files/kaniko-manifest.yaml": ORIGINAL_KANIKO,
+             "config_files/deployment.py": ORIGINAL_DEPLOYMENT, "my_pipeline/pipeline.py": ORIGINAL_PIPELINE,
+             "test_deployment/input.json": '{"instances": [[6.8, 2.8, 4.8, 1.4]]}\n',
+             "containers/my_image_name/Dockerfile": "FROM python:3.11-slim\n",
+             "containers/lib/util.py": "X = 1\n"}
+    for path, text in files.items():
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_text(text)
+    return repo
+
+
+def test_from_kfops_converts_the_original_layout(original: Path) -> None:
+    result = kfc("init", "--from-kfops", "--endpoint", "https://kfp.example.test/pipeline", cwd=original)
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = load_config(original / "kfops.yaml")
+    pipeline = config.data["pipeline"]
+    assert pipeline["file"] == "my_pipeline/pipeline.py" and pipeline["function"] == "iris_pipeline"
+    assert (pipeline["name"], pipeline["experiment"], pipeline["namespace"]) == (
+        "Sklearn Iris", "My amazing experiment", "team-a")
+    assert pipeline["description"].startswith("Example pipeline")
+    assert pipeline["parameters"] == {"x": 5}  # version_id is not carried over
+    images = config.data["images"]
+    assert images["builder"] == "kaniko" and images["registry"] == "my-registry"
+    assert images["build"] == [{"name": "my_image_name", "context": "containers/my_image_name"}]
+    assert images["kaniko"] == {"namespace": "kfops", "image": "gcr.io/kaniko-project/executor:v1.9.1",
+                                "service_account": "image-builder", "registry_secret": "regcred",
+                                "resources": {"limits": {"cpu": "2", "memory": "4Gi"}}}
+    production, staging = config.data["deployment"]["production"], config.data["deployment"]["staging"]
+    assert (production["namespace"], production["inference_service"]) == ("prod", "sklearn-iris")
+    assert (staging["namespace"], staging["inference_service"]) == ("staging", "sklearn-iris")
+    assert production["template"] == "deploy/inference-service.yaml"
+    assert production["endpoint_check"]["sample"] == "test_deployment/input.json"
+    # the deployment function became a YAML template with kfops' placeholders
+    template = yaml.safe_load((original / "deploy" / "inference-service.yaml").read_text()
+                              .replace("{{ canary_percent }}", "10"))
+    assert template["metadata"] == {"name": "{{ name }}", "namespace": "{{ namespace }}"}
+    assert template["spec"]["predictor"] == {"serviceAccountName": "deployer", "canaryTrafficPercent": 10,
+                                             "sklearn": {"storageUri": "{{ model_uri }}"}}
+    out = result.stdout
+    for unmapped in ("repository.owner/name", "version_id", "pipeline_execution_mode", "other_folders_path",
+                     "image_builder.insecure", "spec.nodeSelector", "materialize_model", "repositoriesNames",
+                     "canary"):
+        assert unmapped in out, unmapped
+    assert (original / "config_files" / "config.yaml").is_file()  # the original is left in place
+    assert not (original / "pipeline.py").exists() and not (original / "deploy" / "sample-request.json").exists()
+
+
+def test_from_kfops_keeps_a_function_it_cannot_run(original: Path) -> None:
+    (original / "config_files" / "deployment.py").write_text(
+        "import kserve  # not installed here\n\ndef inference_service_instance(name, storage_uri, namespace, "
+        "canary_traffic_percent):\n    raise AssertionError\n")
+    result = kfc("init", "--from-kfops", cwd=original)
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = load_config(original / "kfops.yaml")
+    assert config.data["deployment"]["production"]["template"] == "config_files/deployment.py"
+    assert "needs `kserve` installed where the Action runs" in result.stdout
+    assert "kfops.yaml: kubeflow.endpoint" in result.stdout
+
+
+def test_from_kfops_without_the_layout_says_so(tmp_path: Path) -> None:
+    result = kfc("init", "--from-kfops", cwd=git_repo(tmp_path / "x"))
+    assert result.returncode == 2 and "config_files/config.yaml does not exist" in result.stderr
+
+
+def test_render_function_as_template_round_trips_through_the_deploy_renderer(original: Path) -> None:
+    from kfops_action.deploy.template import TemplateValues, load_manifest
+
+    text = render_function_as_template(original / "config_files" / "deployment.py")
+    (original / "t.yaml").write_text(text)
+    values = TemplateValues(name="iris", namespace="prod", model_uri="s3://models/run-1/model", canary_percent=10)
+    via_template = load_manifest("t.yaml", original, values)
+    via_function = load_manifest("config_files/deployment.py", original, values)
+    assert via_template == via_function
+
+
+def test_init_help_is_fast_and_listed() -> None:
+    result = kfc("init", "--help")
+    assert result.returncode == 0 and "--from-kfops" in result.stdout and "--force" in result.stdout
+    assert shutil.which("git")
