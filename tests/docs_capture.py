@@ -72,7 +72,10 @@ def conversation(pr_factory: Callable[..., Any], fake_kfp: Any) -> str:
     fake_kfp.tasks = ["make-dataset", "train", "evaluate"]
     fake_kfp.task_outputs = {"train": {"model": ["42"]}, "evaluate": {"metrics": ["43"]}}
     pr = pr_factory()
-    urls = {fake_kfp.url: KFP}
+    from kfops_action.metrics.render import md_text
+
+    # the fake's host root also appears escaped, in the metrics section's notes (ML Metadata's URL)
+    urls = {fake_kfp.url: KFP, md_text(fake_kfp.url, 200): md_text(KFP.rsplit("/", 1)[0], 200)}
     parts: list[str] = []
     for title, user, body, note in EXCHANGES:
         options: dict[str, Any] = {}

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from fakes.action_flow import NUMBER, PullRequest, base_text, git, make_checkout
 from fakes.github_prism import GITHUB_TOKEN, GitHubEndpoint, github  # noqa: F401
+from fakes.mlmd_fake import FakeMlmd
 from fakes.recording_docker import DIR_ENV, RecordingDocker
 
 from kfops_action.chatops import dispatch as d
@@ -85,7 +87,9 @@ def test_build_run_from_comment_to_final_report(github: GitHubEndpoint, fake_kfp
     assert "| `epochs` | `5` | yes |" in body and "| `learning_rate` | `0.1` |  |" in body
     assert "| `prepare-data` | succeeded |  |" in body and "| `train` | succeeded |  |" in body
     assert "**Durations:** build " in body and ", run " in body
-    assert "does not expose a run's metrics" in body
+    # no ML Metadata behind this Kubeflow: the report says so, and the command still succeeds
+    assert "### Metrics\n\nNo metrics could be read for this run." in body
+    assert "No metrics could be read for this run." in pr.summary.read_text()
     assert pr.reactions() == ["eyes", "rocket"]
     assert pr.commit_states() == ["success", "pending"]  # newest first
     assert pr.fake.statuses[head][0]["context"] == "kfops/run"
@@ -102,6 +106,43 @@ def test_build_run_from_comment_to_final_report(github: GitHubEndpoint, fake_kfp
     # cheap for GitHub: created once, edited as the state changed, never posted twice
     assert pr.edits() <= 4
     assert "`/build_run` succeeded" in pr.summary.read_text()
+    nothing_leaked(pr)
+
+
+def test_successful_run_report_shows_its_metrics_table_and_chart(github: GitHubEndpoint, fake_kfp: Any,
+                                                                 checkout: tuple[Path, str], tmp_path: Path) -> None:
+    """The run's metrics, read from ML Metadata as KFP's launcher publishes them, in the final
+    report and the job summary; no cluster credentials, so no production baseline."""
+    fake_kfp.tasks = ["prepare-data", "train", "evaluate"]
+    fake_kfp.run_states = ["PENDING", "RUNNING", "SUCCEEDED"]
+    with FakeMlmd(token=fake_kfp.token) as mlmd:
+        data = yaml.safe_load(base_text(fake_kfp.url))
+        data["metrics"]["mlmd_endpoint"] = mlmd.url  # the base branch says where ML Metadata is
+        pr = make_pr(github, fake_kfp.url, fake_kfp.token, checkout, tmp_path, base=yaml.safe_dump(data))
+        seeded: set[str] = set()
+
+        def publish(_now: float) -> None:  # the launcher publishes the metrics while the run goes on
+            for run_id in set(fake_kfp.runs) - seeded:
+                seeded.add(run_id)
+                mlmd.store.seed({"runs": [{"run_id": run_id, "pipeline": "quickstart-classifier", "tasks": [
+                    {"name": "train", "model": True},
+                    {"name": "evaluate", "metrics": {"metrics": {"accuracy": 0.91, "log_loss": 0.27}}}]}]})
+
+        pr.clock.on_sleep = publish
+        outcome = pr.comment("/build_run")
+    assert outcome.outcome == d.SUCCEEDED, pr.logs
+    assert seeded
+    body = one_status_comment(pr)
+    assert "### ✅ `/build_run` succeeded" in body
+    section = body[body.index("### Metrics"):]
+    assert "No baseline to compare with · read from ML Metadata." in section
+    assert "| Task | Metric | Value |" in section
+    assert "| evaluate | **accuracy** | 0.91 |" in section and "| evaluate | log\\_loss | 0.27 |" in section
+    assert "```mermaid\nxychart-beta" in section and "bar [0.91, 0.27]" in section
+    assert "- the production model\\: not configured" in section  # no kubeconfig: no production baseline
+    assert body.index("| `train` | succeeded |  |") < body.index("### Metrics")  # after the tasks
+    summary = pr.summary.read_text()
+    assert "| evaluate | **accuracy** | 0.91 |" in summary and "```mermaid" in summary
     nothing_leaked(pr)
 
 

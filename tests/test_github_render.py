@@ -109,3 +109,12 @@ def test_report_with_state_and_huge_log_splits_cleanly() -> None:
     parts = split_body(body)
     assert len(parts) > 1 and all(len(p) <= 65_536 for p in parts)
     assert read_state_marker(parts[-1]) == {"run_id": "x"}
+
+
+def test_sections_follow_the_tasks_in_the_comment_and_the_job_summary() -> None:
+    section = "### Metrics\n\n| Task | Metric | Value |\n|---|---|---:|\n| evaluate | accuracy | 0.91 |\n"
+    report = _report(state="succeeded", tasks=[Task("train", "SUCCEEDED")], sections=[section, ""],
+                     logs=[LogBlock("log", "x\n" * 5)])
+    for text in (render(report), render_summary(report)):
+        assert text.index("| `train` | succeeded |  |") < text.index("### Metrics") < text.index("<details>")
+        assert "| evaluate | accuracy | 0.91 |\n\n" in text

@@ -109,6 +109,24 @@ def kube_client(env: Mapping[str, str]) -> Any:
                          "the job in the cluster with a service account", exit_code=1)
 
 
+def production_isvc_reader(base_data: Mapping[str, Any] | None,
+                           kube: Callable[[], Any]) -> Callable[[], dict[str, Any] | None]:
+    """Reads the production InferenceService named in the base branch's deployment.production
+    (None when none is configured or it does not exist); `kube` gives the ApiClient when needed.
+    The /deploy gate and the run report's metrics baseline both read it this way."""
+    production = ((base_data or {}).get("deployment") or {}).get("production") or {}
+
+    def live() -> dict[str, Any] | None:
+        if not production.get("namespace") or not production.get("inference_service"):
+            return None
+        from ..deploy.isvc import IsvcApi
+        from ..deploy.kube import Kube
+
+        return IsvcApi(Kube(kube())).get(production["namespace"], production["inference_service"])
+
+    return live
+
+
 # -- the handler --------------------------------------------------------------------------------
 
 
@@ -324,8 +342,6 @@ class _Deploy:
 
     def gate(self, force: bool) -> Any:
         """metrics.deploy_gate against the model production serves (its run, from the annotations)."""
-        from ..deploy.isvc import IsvcApi
-        from ..deploy.kube import Kube
         from ..metrics.baseline import production_run_lookup
         from ..metrics.config import MetricsConfig
         from ..metrics.service import deploy_gate, remote_reader
@@ -333,14 +349,8 @@ class _Deploy:
         config = MetricsConfig.from_config(self.context.base.data)
         if not config.gate_enabled:
             return None
-        production = ((self.context.base.data or {}).get("deployment") or {}).get("production") or {}
         pipeline = (self.context.base.data or {}).get("pipeline") or {}
-
-        def live() -> dict[str, Any] | None:
-            if not production.get("namespace") or not production.get("inference_service"):
-                return None
-            return IsvcApi(Kube(self.kube())).get(production["namespace"], production["inference_service"])
-
+        live = production_isvc_reader(self.context.base.data, self.kube)
         read = remote_reader(self.connection(), config, pipeline_root=pipeline.get("root"))
         return deploy_gate(self.run.run_id, config, read=read, production=production_run_lookup(live), force=force)
 

@@ -165,12 +165,12 @@ def handle_pipeline(context: CommandContext, *, workspace: Workspace) -> Result:
                 "built, uploaded or run."))
         remote = _remote(config, workspace, context)
         if runs:
-            before = _before_run(context, remote)
+            before = _before_run(context, workspace, remote)
             if isinstance(before, Result):
                 return before
             if before is not None:  # this invocation's run, started by an earlier attempt of the job
                 report.update(**report_fields(before))
-                return _follow_to_end(context, workspace, remote, before)
+                return _follow_to_end(context, workspace, remote, before, config)
         report.update(state="building")
         started = time.monotonic()
 
@@ -187,10 +187,11 @@ def handle_pipeline(context: CommandContext, *, workspace: Workspace) -> Result:
         raise located(exc, workspace.root) from None
     if not runs:
         return _built(context, outcome.built)
-    return _follow_to_end(context, workspace, remote, record[0])
+    return _follow_to_end(context, workspace, remote, record[0], config)
 
 
-def _follow_to_end(context: CommandContext, workspace: Workspace, remote: KfpRemote, run: RunRecord) -> Result:
+def _follow_to_end(context: CommandContext, workspace: Workspace, remote: KfpRemote, run: RunRecord,
+                   config: Config) -> Result:
     report = context.report
 
     def show(current: RunRecord, status: Any) -> None:
@@ -204,7 +205,8 @@ def _follow_to_end(context: CommandContext, workspace: Workspace, remote: KfpRem
         context.log(f"handing over: {followed.handover}")
         return _as_result(report_fields(run, followed.status, note=f"{followed.handover} {HANDOVER}"))
     conclude(context.github, run, context.log, react=False)  # the dispatcher reacts on this comment
-    return _as_result(report_fields(run, followed.status))
+    sections = _sections(context, workspace, remote, config.pipeline.root)(run)  # the metrics, once
+    return _as_result(report_fields(run, followed.status, sections=sections))
 
 
 def _as_result(fields: dict[str, Any]) -> Result:
@@ -212,7 +214,7 @@ def _as_result(fields: dict[str, Any]) -> Result:
     return Result(state, fields)
 
 
-def _before_run(context: CommandContext, remote: KfpRemote) -> Result | RunRecord | None:
+def _before_run(context: CommandContext, workspace: Workspace, remote: KfpRemote) -> Result | RunRecord | None:
     """One listing of the PR's status comments: this invocation's own comment when a re-run of
     the job already wrote it (edited, not duplicated; its run followed, not started again), and
     the runs still active, re-read from KFP (an ended one gets its final report now). An active
@@ -228,7 +230,8 @@ def _before_run(context: CommandContext, remote: KfpRemote) -> Result | RunRecor
             continue
         if run.key == key:
             return run
-        run, _ = refresh(context.github, remote, pr, status_record, run, log=context.log)
+        run, _ = refresh(context.github, remote, pr, status_record, run, log=context.log,
+                         sections=_sections(context, workspace, remote))
         if run.open:
             active.append(run)
     if not active:
@@ -285,6 +288,19 @@ def _remote(config: Config, workspace: Workspace, context: CommandContext) -> Kf
                        base_dir=config.base_dir, add_secret=context.add_secret)
 
 
+def _sections(context: CommandContext, workspace: Workspace, remote: KfpRemote,
+              pipeline_root: str | None = None) -> Callable[[RunRecord], list[str]]:
+    """A finished run's metrics section(s): `metrics` settings from the base branch, over `remote`'s
+    connection (run_metrics.py)."""
+    from .run_metrics import sections_for
+
+    base = context.base.data or {}
+    if pipeline_root is None:
+        pipeline = base.get("pipeline") if isinstance(base.get("pipeline"), Mapping) else {}
+        pipeline_root = pipeline.get("root")
+    return sections_for(remote.connection, base, env=workspace.env, pipeline_root=pipeline_root, log=context.log)
+
+
 def _base_remote(context: CommandContext, workspace: Workspace) -> KfpRemote:
     return remote_from_base(context.base.data, env=workspace.env, base_dir=workspace.root,
                             add_secret=context.add_secret)
@@ -314,7 +330,8 @@ def handle_status(context: CommandContext, *, workspace: Workspace) -> Result:
     for status_record, run in found:
         if run.open:
             remote = remote or _base_remote(context, workspace)
-            run, _ = refresh(context.github, remote, pr, status_record, run, log=context.log)
+            run, _ = refresh(context.github, remote, pr, status_record, run, log=context.log,
+                             sections=_sections(context, workspace, remote))
         runs.append(run)
     if not runs:
         return Result.of("succeeded", summary="No pipeline run was started from this pull request yet: "

@@ -40,8 +40,6 @@ SUCCEEDED_STATES = frozenset({"SUCCEEDED", "SKIPPED"})
 CANCELED_STATES = frozenset({"CANCELED", "CANCELING"})
 NOT_FOUND = "NOT_FOUND"  # ours, not KFP's: KFP no longer knows the run (deleted)
 TERMINAL_STATES = SUCCEEDED_STATES | CANCELED_STATES | {"FAILED", NOT_FOUND}
-METRICS_NOTE = ("Metrics: not shown here, because KFP's REST API (v2beta1) does not expose a run's "
-                "metrics; the run's page in the KFP UI shows them.")
 
 
 def ui_state(kfp_state: str) -> str:
@@ -175,9 +173,10 @@ def latest_successful(records: Iterable[RunRecord], *, sha: str | None = None) -
 
 
 def report_fields(run: RunRecord, status: Any = None, *, note: str | None = None,
-                  now: datetime | None = None) -> dict[str, Any]:
+                  now: datetime | None = None, sections: Sequence[str] = ()) -> dict[str, Any]:
     """The run's status comment (kfops_action.github.render.Report fields), from its record and,
-    when one was just read, KFP's status (for the task table and the errors)."""
+    when one was just read, KFP's status (for the task table and the errors). `sections`: the
+    finished run's metrics comparison (chatops/run_metrics.py), rendered after the tasks."""
     state = ui_state(run.state)
     details: list[tuple[str, object]] = []
     if run.pipeline.get("version_name"):
@@ -196,14 +195,12 @@ def report_fields(run: RunRecord, status: Any = None, *, note: str | None = None
     summary = [note] if note else []
     if run.canceled_by:
         summary.append(f"Canceled by @{run.canceled_by} with /cancel.")
-    if run.succeeded:
-        summary.append(METRICS_NOTE)
     fields: dict[str, Any] = dict(
         state=state, actor=run.requested_by or None, sha=run.sha or None, run_name=run.run_name or run.run_id,
         run_url=run.run_url or None, parameters=[Param(str(p.get("name")), p.get("value"), bool(p.get("overridden")))
                                                  for p in run.parameters],
         durations=durations, details=details, warnings=list(run.warnings),
-        summary=" ".join(summary) or None, state_data=run.to_state(), errors=[])
+        summary=" ".join(summary) or None, state_data=run.to_state(), errors=[], sections=list(sections))
     if status is not None:
         fields["tasks"] = [Task(t.name, t.state, t.error) for t in status.tasks]
         if state == "failed":

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -115,16 +115,18 @@ def follow(remote: KfpRemote, run: RunRecord, show: Callable[[RunRecord, RunStat
 # -- other invocations' runs --------------------------------------------------------------------
 
 
-def render_run(run: RunRecord, status: RunStatus | None = None, *, note: str | None = None) -> str:
-    return render(Report(f"/{run.command}", **report_fields(run, status, note=note, now=_now())))
+def render_run(run: RunRecord, status: RunStatus | None = None, *, note: str | None = None,
+               sections: Sequence[str] = ()) -> str:
+    return render(Report(f"/{run.command}", **report_fields(run, status, note=note, now=_now(),
+                                                            sections=sections)))
 
 
 def show_in(github: GitHubPort, pr: int, status_record: Any, run: RunRecord, status: RunStatus | None, *,
-            note: str | None = None) -> None:
+            note: str | None = None, sections: Sequence[str] = ()) -> None:
     """Edit the status comment that holds `run` (another invocation's: no new comment)."""
     comment = github.status_comment(pr, status_record.key)
     comment.adopt(status_record)
-    comment.update(render_run(run, status, note=note), force=True)
+    comment.update(render_run(run, status, note=note, sections=sections), force=True)
 
 
 def conclude(github: GitHubPort, run: RunRecord, log: Callable[[str], None], *, react: bool = True) -> None:
@@ -146,9 +148,11 @@ def conclude(github: GitHubPort, run: RunRecord, log: Callable[[str], None], *, 
 
 
 def refresh(github: GitHubPort, remote: KfpRemote, pr: int, status_record: Any, run: RunRecord, *,
-            log: Callable[[str], None], note: str | None = None) -> tuple[RunRecord, RunStatus | None]:
+            log: Callable[[str], None], note: str | None = None,
+            sections: Callable[[RunRecord], Sequence[str]] | None = None) -> tuple[RunRecord, RunStatus | None]:
     """Re-read an open run from KFP and bring its own status comment up to date; an ended run's
-    report is finished there (comment, commit status, reaction). Returns the updated record."""
+    report is finished there (comment, commit status, reaction; `sections(run)`, e.g. its metrics
+    from run_metrics.sections_for, computed once as it is seen ended). Returns the updated record."""
     from ..kubeflow.remote import NotFound
 
     try:
@@ -164,7 +168,8 @@ def refresh(github: GitHubPort, remote: KfpRemote, pr: int, status_record: Any, 
         if not status.terminal:
             run = dataclasses.replace(run, handed_over=True)
             note = note or HANDOVER
-    show_in(github, pr, status_record, run, status, note=note)
+    extra = sections(run) if sections is not None and not run.open else ()
+    show_in(github, pr, status_record, run, status, note=note, sections=extra)
     if not run.open:
         conclude(github, run, log)
     return run, status
@@ -227,9 +232,10 @@ def finish_open_runs(github: Any, *, base_config: ConfigSource, config_path: str
     base branch's kfops.yaml, as for commands. A failure on one PR is logged, the others go on."""
     from .base_config import parse_base_config
     from .requirements import pull_state
+    from .run_metrics import sections_for
 
     sweep = Sweep()
-    remotes: dict[str, KfpRemote] = {}
+    remotes: dict[str, tuple[KfpRemote, Callable[[RunRecord], list[str]]]] = {}
     since = (_now() - timedelta(days=closed_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
     pulls = github.pulls(state="open") + (github.pulls(state="closed", since=since) if closed_days > 0 else [])
     for issue in pulls:
@@ -243,9 +249,12 @@ def finish_open_runs(github: Any, *, base_config: ConfigSource, config_path: str
             base_ref = pull_state(github.get_pull(number), number).base_ref or ""
             if base_ref not in remotes:
                 base = parse_base_config(base_config(base_ref), ref=base_ref, path=config_path)
-                remotes[base_ref] = remote_from_base(base.data, env=env, base_dir=base_dir, add_secret=add_secret)
+                remote = remote_from_base(base.data, env=env, base_dir=base_dir, add_secret=add_secret)
+                remotes[base_ref] = (remote, sections_for(remote.connection, base.data, env=env,
+                                                          pipeline_root=_pipeline_root(base.data), log=log))
+            remote, sections = remotes[base_ref]
             for status_record, run in found:
-                updated, _ = refresh(github, remotes[base_ref], number, status_record, run, log=log)
+                updated, _ = refresh(github, remote, number, status_record, run, log=log, sections=sections)
                 if updated.open:
                     sweep.running += 1
                 else:
@@ -255,6 +264,11 @@ def finish_open_runs(github: Any, *, base_config: ConfigSource, config_path: str
             sweep.errors.append(f"#{number}: {exc.what}")
             log(f"error: #{number}: {exc}")
     return sweep
+
+
+def _pipeline_root(data: Mapping[str, Any] | None) -> str | None:
+    pipeline = (data or {}).get("pipeline")
+    return pipeline.get("root") if isinstance(pipeline, Mapping) else None
 
 
 def _now() -> datetime:

@@ -108,6 +108,7 @@ class Report:
     links: Sequence[tuple[str, str]] = ()      # (label, url)
     details: Sequence[tuple[str, object]] = ()  # (label, value): shown as code, or a Link
     table: Table | None = None                 # e.g. /status: one row per run
+    sections: Sequence[str] = ()               # trusted markdown blocks kfops produced (e.g. metrics)
     state_data: Mapping[str, Any] | None = None  # carried to later commands, hidden
 
     @property
@@ -316,6 +317,9 @@ def render(report: Report, *, log_chars: int | None = DEFAULT_LOG_CHARS,
         out += ["", parameters_table(report.parameters)]
     if report.tasks:
         out += ["", tasks_table(report.tasks)]
+    for section in report.sections:  # already-safe markdown (e.g. metrics.render), shown as is
+        if section.strip():
+            out += ["", section.strip("\n")]
     for log in report.logs:
         out += ["", fold_log(log.title, log.text, lang=log.lang, max_chars=log_chars, note=log_note)]
     if report.state_data:
