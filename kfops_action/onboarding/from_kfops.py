@@ -33,9 +33,7 @@ silently. The original files are left in place.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import secrets
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -285,24 +283,14 @@ def render_function_as_template(path: Path, function: str = "inference_service_i
     """Call the deployment function with stand-ins and write its manifest with placeholders."""
     import yaml
 
-    from ..deploy.template import to_plain
+    from ..deploy.template import TemplateValues, from_function
 
     stand = {"name": f"kfops-name-{secrets.token_hex(4)}", "namespace": f"kfops-namespace-{secrets.token_hex(4)}",
              "model_uri": f"s3://kfops-model-uri-{secrets.token_hex(4)}"}
     canary = 987_654_321
-    module_name = f"kfops_original_deployment_{secrets.token_hex(4)}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-        func = getattr(module, function)
-        manifest = to_plain(func(name=stand["name"], storage_uri=stand["model_uri"], namespace=stand["namespace"],
-                                 canary_traffic_percent=canary))
-    finally:
-        sys.modules.pop(module_name, None)
+    # the same call /deploy makes, with stand-ins to turn back into placeholders below
+    manifest = from_function(path, function, TemplateValues(name=stand["name"], namespace=stand["namespace"],
+                                                            model_uri=stand["model_uri"], canary_percent=canary))
     if not isinstance(manifest, dict) or manifest.get("kind") != "InferenceService":
         raise ValueError("it did not return an InferenceService")
     marker = f"kfops-canary-{secrets.token_hex(4)}"
