@@ -5,6 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+SHOWN_CHARS = 60  # characters of a user's value echoed back in a message
+
+
+def shown(text: str, limit: int = SHOWN_CHARS) -> str:
+    """A user's value as a message echoes it: printable only, and cut, so that a 4 KiB value (or
+    a terminal escape) does not become the message."""
+    clean = "".join(ch if ch.isprintable() else "\ufffd" for ch in text)
+    return clean if len(clean) <= limit else clean[: limit - 1] + "\u2026"
+
 
 @dataclass
 class Problem:

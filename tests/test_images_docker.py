@@ -209,6 +209,7 @@ def test_login_sends_the_password_on_stdin_only(docker: RecordingDocker, project
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KFOPS_REGISTRY_USERNAME", "ci-bot")
     monkeypatch.setenv("KFOPS_REGISTRY_PASSWORD", PASSWORD)
+    monkeypatch.setenv("KFOPS_REGISTRY_HOST", "registry.example")
     docker.rules(*builds_ok())
     DockerBuilder().build(specs(project)[:1], REGISTRY, TAG)
     calls = docker.calls()
@@ -242,6 +243,7 @@ def test_login_failure_is_clear_and_never_shows_the_password(docker: RecordingDo
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KFOPS_REGISTRY_USERNAME", "ci-bot")
     monkeypatch.setenv("KFOPS_REGISTRY_PASSWORD", PASSWORD)
+    monkeypatch.setenv("KFOPS_REGISTRY_HOST", "registry.example")
     docker.rules({"when": ["login"], "exit": 1,
                   "output": f"Error response from daemon: Get https://registry.example/v2/: unauthorized: "
                             f"bad credentials {PASSWORD}"}, *builds_ok())

@@ -26,6 +26,9 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Union
 
+from ..errors import KfopsError, shown
+from ..github.render import code
+
 SET, RUN_ID, FORCE, DRY_RUN = "--set", "--run-id", "--force", "--dry-run"
 _VALUE_OPTIONS = frozenset({SET, RUN_ID})
 _ALL_OPTIONS = (SET, RUN_ID, FORCE, DRY_RUN)
@@ -62,7 +65,6 @@ COMMANDS: dict[str, CommandSpec] = {spec.name: spec for spec in (
 )}
 ALIASES = {"build-run": "build_run"}
 
-_MAX_SHOWN = 60          # characters of user text echoed back in a message
 _MAX_NEAR_MISS = 40      # longer words are not typos of ours
 _NEAR_MISS_CUTOFF = 0.75
 _INDENT_LIMIT = 3        # four spaces make an indented code block in Markdown
@@ -138,10 +140,10 @@ class NotACommand:
 Parsed = Union[ParsedCommand, NearMiss, BadArguments, NotACommand]
 
 
-def shown(text: str, limit: int = _MAX_SHOWN) -> str:
-    """User text made safe to echo: printable only, shortened."""
-    clean = "".join(ch if ch.isprintable() else "\ufffd" for ch in text)
-    return clean if len(clean) <= limit else clean[: limit - 1] + "\u2026"
+def echo(text: str) -> str:
+    """User text echoed in a reply: printable, shortened, in inline code that it cannot close, so
+    that a comment can make the Action neither mention people nor post links, images or HTML."""
+    return code(shown(text))
 
 
 def split_first_line(text: str) -> tuple[str, str] | None:
@@ -248,13 +250,13 @@ def _parse_arguments(name: str, typed: str, raw: str, free_text: str) -> Parsed:
         token = tokens[i]
         i += 1
         if not token.startswith("-"):
-            return BadArguments(name, f"unexpected argument `{shown(token)}`: free text goes on the lines "
+            return BadArguments(name, f"unexpected argument {echo(token)}: free text goes on the lines "
                                       f"after the command")
         option, has_value, value = token.partition("=")
         if option not in _ALL_OPTIONS:
             close = difflib.get_close_matches(option, _ALL_OPTIONS, n=1, cutoff=0.6)
             hint = f" (did you mean {close[0]}?)" if close and close[0] in spec.options else ""
-            return BadArguments(name, f"unknown option `{shown(option)}`{hint}")
+            return BadArguments(name, f"unknown option {echo(option)}{hint}")
         if option not in spec.options:
             return BadArguments(name, f"/{name} does not take {option}")
         if option in _VALUE_OPTIONS:
@@ -272,7 +274,7 @@ def _parse_arguments(name: str, typed: str, raw: str, free_text: str) -> Parsed:
                 if run_id is not None:
                     return BadArguments(name, f"{RUN_ID} is given twice")
                 if not _RUN_ID.match(value):
-                    return BadArguments(name, f"`{shown(value)}` is not a run id (letters, digits, . _ -)")
+                    return BadArguments(name, f"{echo(value)} is not a run id (letters, digits, . _ -)")
                 run_id = value
         else:
             if has_value:
@@ -282,15 +284,35 @@ def _parse_arguments(name: str, typed: str, raw: str, free_text: str) -> Parsed:
     return ParsedCommand(name, typed, tuple(sets), run_id, force, dry_run, free_text)
 
 
+def check_values(command: ParsedCommand) -> Parsed:
+    """The command, or BadArguments for the first `--set` value kfops.yaml's loader would refuse
+    (config.overrides.parse_value: over 4 KiB, a YAML anchor or alias, not YAML), so that the
+    reply shows the usage before any work. Apart from `parse` because it imports YAML, which the
+    Action loads only after acknowledging the comment."""
+    if not command.sets:
+        return command
+    from ..config.overrides import parse_value
+
+    for item in command.sets:
+        key, _, raw = item.partition("=")
+        try:
+            parse_value(raw)
+        except KfopsError as exc:
+            detail = "; ".join(echo(str(p)) for p in exc.problems)
+            return BadArguments(command.name, f"--set {echo(key)}: {exc.what}" + (f" ({detail})" if detail else "")
+                                + (f". {exc.fix}" if exc.fix else ""))
+    return command
+
+
 def _check_set(item: str) -> str | None:
     """The same rule as `kfc --set`: KEY=VALUE, split at the first `=`, only under `pipeline.`."""
     key, has_value, _ = item.partition("=")
     if not has_value:
-        return f"--set `{shown(item)}`: expected KEY=VALUE, e.g. --set pipeline.parameters.epochs=5"
+        return f"--set {echo(item)}: expected KEY=VALUE, e.g. --set pipeline.parameters.epochs=5"
     parts = key.split(".")
     if not all(_KEY_PART.match(p) for p in parts):
-        return f"--set `{shown(item)}`: the key `{shown(key)}` is not a dotted path"
+        return f"--set {echo(item)}: the key {echo(key)} is not a dotted path"
     if parts[0] != "pipeline" or len(parts) < 2:
-        return (f"--set `{shown(item)}`: only pipeline.* may be set from a comment; other sections "
+        return (f"--set {echo(item)}: only pipeline.* may be set from a comment; other sections "
                 f"change in a reviewed commit")
     return None

@@ -85,14 +85,17 @@ def interrupts_raise() -> Iterator[None]:
 # -- cluster access ---------------------------------------------------------------------------
 
 
-def kube_client(env: Mapping[str, str]) -> Any:
-    """A kubernetes ApiClient: KUBECONFIG, else the in-cluster service account, else ~/.kube/config."""
+def kube_client(env: Mapping[str, str], *, add_secret: Callable[[str], None] | None = None) -> Any:
+    """A kubernetes ApiClient: KUBECONFIG (its credentials registered with `add_secret`), else the
+    in-cluster service account, else ~/.kube/config."""
     from kubernetes import client, config
+
+    from ..kubeconfig import api_client
 
     path = (env.get("KUBECONFIG") or "").split(os.pathsep)[0].strip()
     try:
         if path:
-            return config.new_client_from_config(config_file=path)
+            return api_client(path, add_secret=add_secret)
         if os.path.exists(IN_CLUSTER_TOKEN) and os.environ.get("KUBERNETES_SERVICE_HOST"):
             configuration = client.Configuration()
             config.load_incluster_config(client_configuration=configuration)
@@ -337,7 +340,7 @@ class _Deploy:
 
     def kube(self) -> Any:
         if self.api is None:
-            self.api = kube_client(self.workspace.env)
+            self.api = kube_client(self.workspace.env, add_secret=self.context.add_secret)
         return self.api
 
     def gate(self, force: bool) -> Any:

@@ -33,7 +33,7 @@ from ..github.scrub import Scrubber
 from . import replies
 from .authorize import LEVELS, Allowed, Denied, Policy, Verdict, authorize, teams_to_check
 from .base_config import BaseConfig, parse_base_config
-from .command import COMMANDS, BadArguments, NearMiss, NotACommand, Parsed, ParsedCommand, parse
+from .command import COMMANDS, BadArguments, NearMiss, NotACommand, Parsed, ParsedCommand, check_values, parse
 from .event import CommentEvent, Ignored, read_event
 from .ports import CONFUSED, EYES, ROCKET, ConfigSource, GitHubPort
 from .requirements import NotReady, PullState, check, pull_state
@@ -130,25 +130,28 @@ class Outcome:
 
 
 def plan_for_parse(parsed: Parsed, user: str) -> Plan | None:
-    """The answer when the comment is not a runnable command; None when it is one."""
+    """The answer when the comment names none of our commands; None when it names one (even with
+    bad arguments: those are answered after authorization, see `plan_for_command`)."""
     if isinstance(parsed, NotACommand):
         return Plan(IGNORED)
     if isinstance(parsed, NearMiss):
         return Plan(NEAR_MISS, replies.did_you_mean(user, parsed.typed, parsed.suggestion))
-    if isinstance(parsed, BadArguments):
-        return Plan(BAD_ARGUMENTS, replies.bad_arguments(user, parsed.name, parsed.problem))
     return None
 
 
-def plan_for_command(command: ParsedCommand, *, user: str, level: str, policy: Policy, fork: bool,
-                     available: Collection[str], head_repo: str | None = None,
+def plan_for_command(command: ParsedCommand | BadArguments, *, user: str, level: str, policy: Policy,
+                     fork: bool, available: Collection[str], head_repo: str | None = None,
                      member_of: Collection[str] = (), notes: tuple[str, ...] = ()) -> Plan:
-    """Authorize, then: the /help answer, "not available yet", or RUN the handler."""
+    """Authorize, then: the usage for bad arguments, the /help answer, "not available yet", or RUN
+    the handler. Authorization comes first so that someone who may not run the command gets the
+    refusal, never a reply echoing their arguments."""
     facts: dict[str, Any] = dict(user=user, level=level, policy=policy, fork=fork,
                                  member_of=member_of, head_repo=head_repo)
     verdict = authorize(command.name, notes=notes, **facts)
     if isinstance(verdict, Denied):
         return Plan(DENIED, verdict.reply, verdict)
+    if isinstance(command, BadArguments):
+        return Plan(BAD_ARGUMENTS, replies.bad_arguments(user, command.name, command.problem), verdict)
     if command.name == "help":
         verdicts = {name: authorize(name, **facts) for name in COMMANDS}
         allowed = [n for n, v in verdicts.items() if isinstance(v, Allowed)]
@@ -270,14 +273,14 @@ def dispatch(event_name: str, payload: Any, *, github: GitHubPort, base_config: 
     answers = _Answers(github, event, scrubber, log, env)
     answers.react(EYES)  # the acknowledgement: first remote call, nothing slow imported yet
     early = plan_for_parse(parsed, event.user)
-    name = parsed.name if isinstance(parsed, (ParsedCommand, BadArguments)) else None
     if early is not None:
         assert early.reply is not None
         answers.post(early.reply)
-        return answers.finish(early.outcome, name, early.outcome)
-    assert isinstance(parsed, ParsedCommand)
-    command = parsed
-    log(f"command from @{event.user} on #{event.number}: {command.display()}")
+        return answers.finish(early.outcome, None, early.outcome)
+    assert isinstance(parsed, (ParsedCommand, BadArguments))
+    command = check_values(parsed) if isinstance(parsed, ParsedCommand) else parsed
+    log(f"command from @{event.user} on #{event.number}: "
+        + (command.display() if isinstance(command, ParsedCommand) else f"/{command.name} (bad arguments)"))
 
     pull = pull_state(github.get_pull(event.number), event.number)
     if not pull.base_ref:
@@ -305,7 +308,9 @@ def dispatch(event_name: str, payload: Any, *, github: GitHubPort, base_config: 
     if not plan.runs:
         assert plan.reply is not None
         answers.post(plan.reply)
-        return answers.finish(plan.outcome, command.name, ok=plan.outcome == HELP)
+        detail = plan.outcome if plan.outcome == BAD_ARGUMENTS else ""
+        return answers.finish(plan.outcome, command.name, detail, ok=plan.outcome == HELP)
+    assert isinstance(command, ParsedCommand)
 
     readiness = check(command.name, pull)
     if isinstance(readiness, NotReady):

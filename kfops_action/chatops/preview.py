@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .authorize import DEFAULT_POLICY, needed
 from .base_config import BaseConfig, read_local_config
-from .command import BadArguments, NearMiss, NotACommand, ParsedCommand, parse, shown
+from .command import BadArguments, NearMiss, NotACommand, ParsedCommand, check_values, parse, shown
 from .dispatch import DENIED, HELP, UNAVAILABLE, plan_for_command, plan_for_parse
 from .handlers import AVAILABLE
 
@@ -83,12 +83,21 @@ def preview(text: str, *, user: str, level: str, fork: bool, teams: Collection[s
         lines += [_row("near miss", f"/{shown(parsed.typed)} is not a kfops command; "
                                     f"did you mean /{parsed.suggestion}?"),
                   _row("the Action", f"would {_REACT}, reply (below), then react with confused; nothing runs")]
-    elif isinstance(parsed, BadArguments):
-        lines += [_row("command", f"/{parsed.name}"), _row("arguments", f"refused: {parsed.problem}"),
-                  _row("the Action", f"would {_REACT}, reply with the usage (below), then react with "
-                                     "confused; nothing runs")]
+    if isinstance(parsed, ParsedCommand):
+        parsed = check_values(parsed)
     if early is not None:
         reply = early.reply
+    elif isinstance(parsed, BadArguments):
+        policy = base.policy if base is not None else DEFAULT_POLICY
+        plan = plan_for_command(parsed, user=user, level=level, policy=policy, fork=fork, available=available,
+                                head_repo=f"{user}/REPO" if fork else None, member_of=frozenset(teams))
+        answer = ("reply with the refusal (below)" if plan.outcome == DENIED
+                  else "reply with the usage (below)")
+        lines += [_row("command", f"/{parsed.name}"), _row("arguments", f"refused: {parsed.problem}"),
+                  _row("allowed", ("no: " if plan.outcome == DENIED else "yes: ")
+                       + (plan.verdict.reason if plan.verdict is not None else "")),
+                  _row("the Action", f"would {_REACT}, {answer}, then react with confused; nothing runs")]
+        reply = plan.reply
     else:
         assert isinstance(parsed, ParsedCommand)
         policy = base.policy if base is not None else DEFAULT_POLICY

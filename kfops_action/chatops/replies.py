@@ -13,19 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from .command import COMMANDS, CommandSpec, shown
+from .command import COMMANDS, CommandSpec, echo
 
 MARKER = "<!-- kfops -->"
 
 
 def _reply(*lines: str) -> str:
     return "\n".join([MARKER, *lines]).rstrip() + "\n"
-
-
-def code(text: str) -> str:
-    """Inline code that cannot be closed early by the text inside it."""
-    text = shown(text).replace("`", "\u02cb")
-    return f"`{text}`"
 
 
 def refused(user: str, command: str, needs: str, has: str, *, alternatives: bool, policy_source: str,
@@ -40,7 +34,7 @@ def refused(user: str, command: str, needs: str, has: str, *, alternatives: bool
 
 
 def fork_refused(user: str, command: str, head_repo: str | None, policy_source: str) -> str:
-    origin = f"the fork {code(head_repo)}" if head_repo else "a fork that no longer exists"
+    origin = f"the fork {echo(head_repo)}" if head_repo else "a fork that no longer exists"
     return _reply(
         f"@{user} cannot run /{command} here: this pull request comes from {origin}.",
         "",
@@ -52,7 +46,7 @@ def fork_refused(user: str, command: str, head_repo: str | None, policy_source: 
 
 def did_you_mean(user: str, typed: str, suggestion: str) -> str:
     spec = COMMANDS[suggestion]
-    return _reply(f"@{user} {code('/' + typed)} is not a kfops command. Did you mean `/{suggestion}`?",
+    return _reply(f"@{user} {echo('/' + typed)} is not a kfops command. Did you mean `/{suggestion}`?",
                   "", f"Usage: `{spec.usage}`. Nothing was run; `/help` lists the commands.")
 
 

@@ -11,10 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, Problem
-from .yaml_source import Location, Path_, Positions, load_yaml, parse_scalar
+from ..errors import ConfigError, Problem, shown
+from .yaml_source import AliasRefused, Location, Path_, Positions, load_yaml, parse_scalar
 
 OVERRIDABLE = "pipeline"
+# A parameter, a path, a short list: anything longer belongs in kfops.yaml, in a reviewed commit. The
+# cap also bounds the YAML parser's work on text from a PR comment.
+MAX_SET_VALUE_BYTES = 4096
 _FIX = ("only pipeline.* can be overridden; change other sections in kfops.yaml, in a commit, "
         "so that they are reviewed")
 
@@ -30,23 +33,41 @@ class SetOverride:
 
 def parse_set(text: str) -> SetOverride:
     """Split on the first `=` (values may contain `=`); keys are dotted and non-empty."""
-    where = f"--set {text}"
+    where = f"--set {shown(text)}"
     if "=" not in text:
         raise ConfigError(f"{where}: expected KEY=VALUE",
                           fix="write it as --set pipeline.parameters.learning_rate=0.01")
     key, _, raw = text.partition("=")
     parts = tuple(key.strip().split("."))
     if not key.strip() or any(not p for p in parts):
-        raise ConfigError(f"{where}: the key '{key}' is not a dotted path",
+        raise ConfigError(f"{where}: the key '{shown(key)}' is not a dotted path",
                           fix="write it as --set pipeline.parameters.learning_rate=0.01")
     if parts[0] != OVERRIDABLE or len(parts) < 2:
-        raise ConfigError(f"{where}: '{key}' is outside the pipeline section", fix=_FIX)
+        raise ConfigError(f"{where}: '{shown(key)}' is outside the pipeline section", fix=_FIX)
     try:
-        value = parse_scalar(raw)
+        value = parse_value(raw)
     except ConfigError as exc:
-        raise ConfigError(f"{where}: the value is not valid YAML", exc.problems,
-                          fix="quote the value, e.g. --set 'pipeline.parameters.tag=\"a: b\"'") from None
+        raise ConfigError(f"--set {shown(key)}: {exc.what}", exc.problems, fix=exc.fix) from None
     return SetOverride(parts, value, text)
+
+
+def parse_value(raw: str) -> Any:
+    """A `--set` value as YAML reads it, at most MAX_SET_VALUE_BYTES and without anchors or
+    aliases. Errors describe the value without repeating it (the caller names the key): the
+    comment parser shows them in the PR too (chatops.command.check_values)."""
+    size = len(raw.encode("utf-8"))
+    if size > MAX_SET_VALUE_BYTES:
+        raise ConfigError(f"the value is {size} bytes long, more than the {MAX_SET_VALUE_BYTES} bytes a --set "
+                          "value may have",
+                          fix="put a long setting in kfops.yaml, in a commit (with kfc: in a --config-override "
+                              "file)")
+    try:
+        return parse_scalar(raw)
+    except AliasRefused:
+        raise
+    except ConfigError as exc:
+        raise ConfigError(exc.what, exc.problems,
+                          fix="quote the value, e.g. --set 'pipeline.parameters.tag=\"a: b\"'") from None
 
 
 def load_override_file(path: Path) -> tuple[dict[str, Any], Positions]:
@@ -94,7 +115,7 @@ def apply_set(data: dict[str, Any], override: SetOverride) -> dict[str, Any]:
             child = node[part] = {}
         elif not isinstance(child, dict):
             prefix = ".".join(override.path[: i + 1])
-            raise ConfigError(f"--set {override.text}: '{prefix}' is not a mapping, it holds {child!r}",
+            raise ConfigError(f"--set {shown(override.text)}: '{prefix}' is not a mapping, it holds {child!r}",
                               fix=f"set '{prefix}' itself, or check the key path")
         node = child
     node[override.path[-1]] = override.value
@@ -103,7 +124,7 @@ def apply_set(data: dict[str, Any], override: SetOverride) -> dict[str, Any]:
 
 def set_origins(overrides: list[SetOverride]) -> dict[Path_, str]:
     """Where each overridden key came from, for errors in values that are not in any file."""
-    return {o.path: f"--set {o.text}" for o in overrides}
+    return {o.path: f"--set {shown(o.text)}" for o in overrides}
 
 
 def locate(path: Path_, origins: dict[Path_, str], positions: Positions,

@@ -56,9 +56,15 @@ def _location(source: str, node: yaml.Node) -> Location:
     return Location(source, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-def load_yaml(text: str, source: str) -> tuple[Any, Positions]:
-    """Parse one YAML document; raise ConfigError listing every duplicate key or the syntax error."""
+def load_yaml(text: str, source: str, *, aliases: bool = True) -> tuple[Any, Positions]:
+    """Parse one YAML document; raise ConfigError listing every duplicate key or the syntax error.
+
+    `aliases=False` refuses YAML anchors and aliases (`&a`, `*a`) outright: for text from a PR
+    comment, where a few hundred characters of nested aliases expand to billions of values and a
+    self-referencing anchor never ends."""
     try:
+        if not aliases:
+            _refuse_aliases(text, source)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -81,6 +87,21 @@ def load_yaml(text: str, source: str) -> tuple[Any, Positions]:
             fix="keep one of each key: YAML would silently use the last one",
         )
     return data, positions
+
+
+class AliasRefused(ConfigError):
+    """YAML anchors or aliases where `load_yaml(aliases=False)` does not accept them."""
+
+
+def _refuse_aliases(text: str, source: str) -> None:
+    """Read the events only (linear: aliases are not expanded) and stop at the first anchor or alias."""
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise AliasRefused(
+                f"{source} uses a YAML anchor or alias",
+                [Problem(f"'&' and '*' at the start of a value make YAML anchors and aliases, which are "
+                         f"not accepted here", str(_location(source, event)))],
+                fix="write the value out in full; to mean a literal & or *, quote the value, e.g. '\"*x\"'")
 
 
 def _build(node: yaml.Node, path: Path_, source: str, positions: Positions,
@@ -123,8 +144,9 @@ def _scalar(node: yaml.ScalarNode) -> Any:
 
 def parse_scalar(text: str) -> Any:
     """Parse a `--set` value the way YAML would read it in kfops.yaml (`0.1` is a float, `true` a
-    boolean, `[1, 2]` a list); an empty value is the empty string, not null."""
+    boolean, `[1, 2]` a list); an empty value is the empty string, not null. No anchors or
+    aliases: a value comes from a command line or a PR comment."""
     if text == "":
         return ""
-    data, _ = load_yaml(text, "--set value")
+    data, _ = load_yaml(text, "the value", aliases=False)
     return data

@@ -9,7 +9,10 @@ A secret is registered in the forms it is likely to appear in: as is, URL-encode
 base64 (and base64 of `x-access-token:<token>`, the form actions/checkout puts in git's
 extraheader), each line of a multi-line value, and each value of a `Cookie` string. Values that
 merely *look like* credentials (GitHub tokens, JWTs, `Bearer ...`, `authservice_session=...`,
-passwords in URLs) are scrubbed too, so a token we were never told about is still caught.
+the user information of any URL, `?token=`-like query values) are scrubbed too, so a token we were
+never told about is still caught. A URL that holds credentials (a Kubeflow endpoint
+`https://user:pass@host/t/<token>/pipeline?key=...`) registers its secret parts (`url_secrets`):
+every link built on it is then posted with `***` in their place.
 
 Registered values are replaced with `str.replace` (longest first) and each shape is one regex
 that starts with a literal: scrubbing a 5 MB log takes tens of milliseconds.
@@ -22,7 +25,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 REDACTED = "***"
 # Shorter values would turn ordinary words into *** everywhere; they are masked by the runner
@@ -47,8 +50,13 @@ PATTERNS: tuple[tuple[str, str], ...] = (
     (r"asic (?P<s>[A-Za-z0-9+/=]{12,})", "Bb"),                   # Authorization: Basic <value>
     (r"authservice_session=(?P<s>[^;\s\"']+)", ""),               # Kubeflow's authservice cookie
     (r"oauth2_proxy_kubeflow=(?P<s>[^;\s\"']+)", ""),
-    (r"://(?P<s>[^/\s:@]+:[^/\s@]+)@", ""),                        # user:password@ in URLs
+    (r"://(?P<s>[^/?#\s@\"'<>`]+)@", ""),                          # user[:password]@ in URLs
+    # ?token=, &api_key=, ?X-Amz-Signature=, ...: a query value whose name says it is a secret
+    (r"[?&][\w.~-]{0,40}?(?i:token|secret|passw|pwd|key|sig|auth|session|credential)[\w.~-]{0,40}="
+     r"(?P<s>[^&#\s\"'<>`)\]]+)", ""),
 )
+# A path segment that reads like a token rather than a name: long, with letters and digits.
+_TOKEN_SEGMENT = re.compile(r"(?=(?:[^0-9]*[0-9]){3})(?=(?:[^A-Za-z]*[A-Za-z]){3})[\w.~+=-]{16,}\Z")
 
 
 def _forms(secret: str) -> set[str]:
@@ -130,6 +138,27 @@ def _redact(match: re.Match[str], before: str) -> str:
         return REDACTED
     offset = match.start()
     return whole[: match.start("s") - offset] + REDACTED + whole[match.end("s") - offset:]
+
+
+def url_secrets(url: str | None) -> list[str]:
+    """The parts of a URL that carry credentials: its user information (`user:password`, the
+    password, or a lone user name, which is then a token), every query value, and path segments
+    that read like tokens. Configured endpoints are URLs an admin wrote, so a query value there is
+    a credential, not a search term."""
+    if not url:
+        return []
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return []
+    found: list[str] = []
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    if at:
+        user, colon, password = userinfo.partition(":")
+        found += [userinfo, unquote(userinfo)] + ([password, unquote(password)] if colon else [user, unquote(user)])
+    found += [value for _, value in parse_qsl(parts.query, keep_blank_values=False)]
+    found += [unquote(seg) for seg in parts.path.split("/") if _TOKEN_SEGMENT.match(unquote(seg))]
+    return [s for s in dict.fromkeys(found) if s]
 
 
 def secrets_from_env(env: Mapping[str, str] | None = None) -> list[str]:

@@ -10,8 +10,8 @@ from ..config import Config
 from ..gitinfo import Commit, current_commit
 from ..images.builder import BuiltImage, select_builder
 from ..pipeline.naming import version_name
-from ..pipeline.package import PipelinePackage, compile_pipeline, read_package, with_caching
-from ..pipeline.source import load_pipeline_function
+from ..pipeline.isolated import DEFAULT_TIMEOUT, compile_isolated
+from ..pipeline.package import PipelinePackage, read_package, with_caching
 from .reporter import Reporter
 
 if TYPE_CHECKING:
@@ -30,13 +30,17 @@ class Built:
         return version_name(self.commit, self.package)
 
 
-def compile_from_config(config: Config, package_file: Path | None = None) -> PipelinePackage:
-    """Compile the configured pipeline function, or read a prebuilt package given with --package."""
+def compile_from_config(config: Config, package_file: Path | None = None, *,
+                        timeout: float = DEFAULT_TIMEOUT) -> PipelinePackage:
+    """Compile the configured pipeline function, or read a prebuilt package given with --package.
+
+    Always in a child process without credentials (pipeline/isolated.py): under the Action the
+    pipeline file is a pull request's code, and kfc takes the same path so that what passes
+    locally is what the Action does."""
     if package_file is not None:
         return read_package(package_file)
     settings = config.pipeline
-    func = load_pipeline_function(settings.file, settings.function)
-    package = compile_pipeline(func, settings.package)
+    package = compile_isolated(settings.file, settings.function, settings.package, timeout=timeout)
     return package if settings.caching is None else with_caching(package, settings.caching)
 
 

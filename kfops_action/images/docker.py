@@ -20,11 +20,11 @@ would let a PR send any secret of the job to a registry of its choosing. So:
 
     KFOPS_REGISTRY_USERNAME / KFOPS_REGISTRY_PASSWORD   (or the action inputs registry_username /
                                                         registry_password, i.e. INPUT_REGISTRY_*)
-    KFOPS_REGISTRY_HOST (or the action input registry)  the host to log in to; default: the host
-                                                        of images.registry
+    KFOPS_REGISTRY_HOST (or the action input registry)  the host to log in to; required with the
+                                                        credentials (never taken from images.registry)
 
-The Action's workflow should set the host: then a PR that points images.registry elsewhere gets
-no credentials for it. Without credentials, no login happens (the runner may already be logged
+The host must be set with the credentials: a PR that points images.registry elsewhere then gets
+no credentials for it (without the host, kfops refuses to log in rather than guess). Without credentials, no login happens (the runner may already be logged
 in, e.g. by docker/login-action). The password goes to docker on stdin, never on a command line,
 and is scrubbed from any output kfops shows.
 """
@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, Problem, shown
 from .builder import BuiltImage, ImageSpec
 from .errors import ImageBuildError, image_problem, log_problem, scrub, tail
 from .inputs import worktree_inputs
@@ -106,7 +106,16 @@ def credentials_from_env(env: Mapping[str, str], registry: str) -> Credentials |
         raise ConfigError(f"registry login needs a username and a password; {missing} is not set",
                           fix="set both KFOPS_REGISTRY_USERNAME and KFOPS_REGISTRY_PASSWORD (or the action "
                               "inputs registry_username and registry_password), or neither")
-    host = _env_value(env, "KFOPS_REGISTRY_HOST", "INPUT_REGISTRY") or registry_host(registry)
+    host = _env_value(env, "KFOPS_REGISTRY_HOST", "INPUT_REGISTRY")
+    if host is None:
+        # images.registry comes from the PR: taking the host from it would hand the password to
+        # whatever registry a pull request names.
+        raise ConfigError(
+            "registry credentials are set but the registry to log in to is not",
+            [Problem(f"images.registry ({shown(registry)}) comes from the pull request, so kfops does not "
+                     "send the registry password to its host", "action input registry / KFOPS_REGISTRY_HOST")],
+            fix=f"set the action's `registry` input (or KFOPS_REGISTRY_HOST) to the registry host, e.g. "
+                f"{registry_host(registry) or 'docker.io'}")
     return Credentials(host, username, password)
 
 

@@ -77,8 +77,12 @@ def default_api_client(context: str | None = None) -> Any:
     from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
 
+    from ..kubeconfig import api_client
+
+    path = (os.environ.get("KUBECONFIG") or "").split(os.pathsep)[0].strip()
     try:
-        return config.new_client_from_config(context=context)
+        # A malformed KUBECONFIG is a clear ConfigError (kubeconfig.py), not the YAML library's.
+        return api_client(path, context=context) if path else config.new_client_from_config(context=context)
     except (ConfigException, OSError) as exc:
         first = exc
     if context is None:

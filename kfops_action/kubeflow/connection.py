@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from kfops_action.errors import ConfigError, Problem
+from kfops_action.github.scrub import url_secrets
 
 ENDPOINT_ENV = "KF_PIPELINES_ENDPOINT"
 UI_ENDPOINT_ENV = "KF_PIPELINES_UI_ENDPOINT"
@@ -62,9 +63,11 @@ class Connection:
         """Values to scrub from any text shown to a user or posted to GitHub.
 
         A cookie like `authservice_session=abc; other=def` also yields each value on its own,
-        because a server may echo only the value part back.
+        because a server may echo only the value part back. Credentials written into the endpoint
+        URLs (user:password@, a query value, a token as a path segment) count too: run links and
+        error messages are built on those URLs.
         """
-        found: list[str] = []
+        found: list[str] = [*url_secrets(self.endpoint), *url_secrets(self.ui_endpoint)]
         if self.token:
             found.append(self.token)
         current = self.current_token() if self.token_file else None

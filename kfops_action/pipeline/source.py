@@ -22,12 +22,22 @@ def _user_frame(exc: BaseException, file: Path) -> str | None:
     return None
 
 
-def load_pipeline_function(file: Path, function: str) -> Any:
-    """Import `file` as a module (its folder on sys.path, so sibling modules import) and return
-    the pipeline function, refusing anything that is not a `@dsl.pipeline`."""
+def require_pipeline_file(file: Path) -> None:
+    """The one message for a pipeline.file that is not there (checked before a child starts in
+    its folder, and again by the child)."""
     if not file.is_file():
         raise PipelineError(f"pipeline file {file} not found",
                             fix="check pipeline.file in kfops.yaml (relative to kfops.yaml)")
+
+
+def load_pipeline_function(file: Path, function: str) -> Any:
+    """Import `file` as a module (its folder on sys.path, so sibling modules import) and return
+    the pipeline function, refusing anything that is not a `@dsl.pipeline`.
+
+    This runs the pull request's code: call it only inside the isolated child
+    (pipeline/compile_worker.py, started by pipeline/isolated.py), never in a process that holds
+    credentials."""
+    require_pipeline_file(file)
     module_name = f"_kfops_pipeline_{abs(hash(str(file.resolve())))}"
     spec = importlib.util.spec_from_file_location(module_name, file)
     if spec is None or spec.loader is None:

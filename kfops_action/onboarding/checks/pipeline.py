@@ -18,16 +18,14 @@ def check(ctx: Context) -> list[Result]:
     if ctx.config is None:
         return [skip(NAME, "needs a valid kfops.yaml")]
     from ...errors import KfopsError
-    from ...pipeline.package import compile_pipeline
+    from ...pipeline.isolated import compile_isolated
     from ...pipeline.parameters import resolve_parameters
-    from ...pipeline.source import load_pipeline_function
 
     settings = ctx.config.pipeline
     where = f"{rel(settings.file, ctx.cwd)}:{settings.function}"
     try:
-        func = load_pipeline_function(settings.file, settings.function)
-        with tempfile.TemporaryDirectory(prefix="kfops-doctor-") as tmp:
-            package = compile_pipeline(func, Path(tmp) / "pipeline.yaml")
+        with tempfile.TemporaryDirectory(prefix="kfops-doctor-") as tmp:  # no credentials for it either
+            package = compile_isolated(settings.file, settings.function, Path(tmp) / "pipeline.yaml")
         rows = resolve_parameters(package, settings.parameters, is_override=lambda name: False,
                                   where=lambda name: ctx.config.where(f"pipeline.parameters.{name}"))
     except KfopsError as exc:
