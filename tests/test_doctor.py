@@ -119,14 +119,15 @@ def set_kserve_default(client: Any, mode: str | None) -> None:
             "data": {"deploy": json.dumps({"defaultDeploymentMode": mode})}})
 
 
-def limited_kubeconfig(kube_api: Any, path: Path) -> Path:
-    """A kubeconfig for the user with no RBAC grants (as a KFOPS_KUBECONFIG would be)."""
+def limited_kubeconfig(kube_api: Any, path: Path, token: str | None = None) -> Path:
+    """A kubeconfig for the user with no RBAC grants, or for another bearer `token` (a service account's),
+    as KFOPS_KUBECONFIG or KFOPS_BUILD_KUBECONFIG would be."""
     path.write_text(yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": "kfops",
         "clusters": [{"name": "test", "cluster": {"server": kube_api.server,
                                                   "certificate-authority": str(kube_api.ca_cert)}}],
         "contexts": [{"name": "kfops", "context": {"cluster": "test", "user": "kfops"}}],
-        "users": [{"name": "kfops", "user": {"token": kube_api.limited_token}}]}))
+        "users": [{"name": "kfops", "user": {"token": token or kube_api.limited_token}}]}))
     return path
 
 
@@ -165,7 +166,7 @@ def test_a_healthy_setup_is_all_ok(kube_api: Any, cluster: dict[str, str], fake_
     assert "Kubernetes v1.20.2 answers" in text
     assert "default to Knative mode (ConfigMap kserve/inferenceservice-config: defaultDeploymentMode Serverless)" \
         in text
-    assert f"{cluster['production']}: /deploy (production) may get, create, patch, delete " \
+    assert f"{cluster['production']}: /deploy (production) with {rbac.DEPLOY_SECRET} may get, create, patch, delete " \
            "inferenceservices.serving.kserve.io" in text
     assert text.rstrip().endswith("kfops is ready")
     assert FAKE_TOKEN not in text
@@ -390,14 +391,19 @@ def test_rbac_denials_for_the_limited_user_then_the_generated_roles_fix_them(
     assert "denied get, create, patch, delete inferenceservices.serving.kserve.io" \
            in production.message and "get, create, update leases.coordination.k8s.io" in production.message
     assert f"Role {rbac.DEPLOY_ROLE} in namespace {cluster['production']}" in (production.fix or "")
+    # one kubeconfig is checked for both identities' rights: each line says whose they are
+    assert f"with {rbac.DEPLOY_SECRET} is denied" in production.message
+    assert f"the {rbac.DEPLOY_SECRET} identity (service account {rbac.SERVICE_ACCOUNT})" in (production.fix or "")
     builds = denied[build]
     assert builds.verdict == FAIL and "create, get, list, delete jobs.batch" in builds.message and "get pods/log" in builds.message
+    assert f"the Kaniko builder with {rbac.BUILD_SECRET} is denied" in builds.message
+    assert f"the {rbac.BUILD_SECRET} identity (service account {rbac.BUILD_SERVICE_ACCOUNT})" in (builds.fix or "")
     # a deploy account may not read namespaces: the line says it cannot verify, it does not fail
     assert all(r.verdict == WARN and "may not read namespaces" in r.message for r in of(results, "namespaces"))
     assert one(results, "kserve").verdict == WARN  # not allowed to read kserve/inferenceservice-config
     assert one(results, "registry").verdict == WARN  # no registry_secret configured
 
-    # apply exactly the Roles `kfc init` writes (bound to this user instead of the kfops service account)
+    # apply exactly the Roles `kfc init` writes (bound to this user instead of the kfops service accounts)
     from kubernetes import client as k
 
     rbac_api = k.RbacAuthorizationV1Api(admin)
@@ -406,7 +412,7 @@ def test_rbac_denials_for_the_limited_user_then_the_generated_roles_fix_them(
               (build, rbac.BUILD_ROLE, [r for r in rbac.BUILD_RULES if not r.optional])]
     for namespace, name, rules in grants:
         rbac_api.create_namespaced_role(namespace, rbac.role(name, namespace, rules))
-        binding = rbac.role_binding(name, namespace, namespace)
+        binding = rbac.role_binding(name, namespace, namespace, "unused")
         binding["subjects"] = [{"kind": "User", "name": "limited", "apiGroup": "rbac.authorization.k8s.io"}]
         rbac_api.create_namespaced_role_binding(namespace, binding)
     code, results, text = run_doctor(project, env, only=["rbac"])
@@ -465,7 +471,8 @@ def test_registry_credentials_the_docker_builder_reads(tmp_path: Path, fake_kfp:
     code, results, text = run_doctor(project, {"KFOPS_REGISTRY_PASSWORD": "s3cret-pass"}, only=["registry"])
     assert code == 1 and "KFOPS_REGISTRY_USERNAME is not set" in one(results, "registry").message
     assert "s3cret-pass" not in text
-    code, results, text = run_doctor(project, {"INPUT_REGISTRY-USERNAME": "bot", "INPUT_REGISTRY-PASSWORD": "s3cret-pass"},
+    code, results, text = run_doctor(project, {"INPUT_REGISTRY-USERNAME": "bot", "INPUT_REGISTRY-PASSWORD": "s3cret-pass",
+                                               "INPUT_REGISTRY": "registry.example.test"},
                                      only=["registry"])
     assert code == 0 and "docker logs in to registry.example.test as bot" in one(results, "registry").message
     assert "s3cret-pass" not in text

@@ -20,7 +20,7 @@ import yaml
 
 from conftest import EXAMPLE, ROOT, kfc
 from kfops_action.config import load_config
-from kfops_action.onboarding import rbac, scaffold
+from kfops_action.onboarding import nextsteps, rbac, scaffold
 from kfops_action.onboarding.answers import PLACEHOLDER_ENDPOINT, gather
 from kfops_action.onboarding.detect import find_pipelines, kubernetes_name
 from kfops_action.onboarding.from_kfops import render_function_as_template
@@ -86,6 +86,10 @@ def test_init_in_an_empty_repository_then_build_run_local_works(tmp_path: Path) 
     assert ".kfops/" in (repo / ".gitignore").read_text()
     out = result.stdout
     assert "KFOPS_KUBEFLOW_TOKEN" in out and "KFOPS_KUBECONFIG" in out
+    # no Dockerfile, so no Kaniko builds: the only kubeconfig is the deploy one, in the Environments
+    assert "KFOPS_BUILD_KUBECONFIG" not in out
+    assert "Create the GitHub Environments production and staging (Settings > Environments)" in out
+    assert "Add required reviewers to production" in out
     assert "kubectl apply -f deploy/kfops-cluster.yaml" in out and "kfc build-run --local" in out
     assert "kfops.yaml: kubeflow.endpoint" in out  # the placeholder is named as something to edit
     config = load_config(repo / "kfops.yaml")
@@ -151,6 +155,17 @@ def test_existing_pipeline_is_found_and_kept(tmp_path: Path) -> None:
     roles = {(d["metadata"]["namespace"], d["metadata"]["name"]): d["rules"] for d in cluster if d["kind"] == "Role"}
     assert roles[("kfops-builds", rbac.BUILD_ROLE)] == [r.policy_rule() for r in rbac.BUILD_RULES]
     assert roles[("ml-production", rbac.DEPLOY_ROLE)] == [r.policy_rule() for r in rbac.DEPLOY_RULES]
+    bound = {(d["metadata"]["namespace"], d["roleRef"]["name"]): d["subjects"] for d in cluster
+             if d["kind"] == "RoleBinding"}
+    assert bound == {
+        ("kfops-builds", rbac.BUILD_ROLE): [{"kind": "ServiceAccount", "name": "kfops-build", "namespace": "kfops-builds"}],
+        ("ml-production", rbac.DEPLOY_ROLE): [{"kind": "ServiceAccount", "name": "kfops", "namespace": "ml-production"}],
+        ("ml-staging", rbac.DEPLOY_ROLE): [{"kind": "ServiceAccount", "name": "kfops", "namespace": "ml-production"}]}
+    secrets_step, environments_step = result.stdout.split("\n\n2. ")[0], result.stdout.split("\n\n2. ")[1]
+    assert "KFOPS_BUILD_KUBECONFIG: a kubeconfig for the `kfops-build` service account" in secrets_step
+    assert "KFOPS_KUBECONFIG" not in secrets_step
+    assert environments_step.startswith("Create the GitHub Environments production and staging")
+    assert "KFOPS_KUBECONFIG: a kubeconfig for the `kfops` service account" in environments_step.split("\n\n")[0]
     compiled = kfc("validate", cwd=repo)
     assert compiled.returncode == 0, compiled.stdout + compiled.stderr
 
@@ -229,6 +244,35 @@ def test_generated_config_is_valid_for_every_combination(tmp_path: Path) -> None
                 path = repo / "kfops.yaml"
                 path.write_text(text)
                 load_config(path)  # raises on any schema error
+
+
+@pytest.mark.parametrize("builder, deploy", [("kaniko", True), ("kaniko", False), ("docker", True), ("none", True)])
+def test_one_identity_per_job_and_one_secret_per_identity(tmp_path: Path, builder: str, deploy: bool) -> None:
+    """The pipeline job handles pull-request code: it gets only the build identity, never the deploy one."""
+    answers = gather(args(builder=builder, no_deploy=not deploy, registry="r.example.test/x"), git_repo(tmp_path / "m"),
+                     {}, make_asker(io.StringIO(), io.StringIO(), False), interactive=False)
+    docs = list(yaml.safe_load_all(scaffold.cluster_manifest(answers)))
+    accounts = {(d["metadata"]["namespace"], d["metadata"]["name"]) for d in docs if d["kind"] == "ServiceAccount"}
+    tokens = {(d["metadata"]["namespace"], d["metadata"]["annotations"]["kubernetes.io/service-account.name"])
+              for d in docs if d["kind"] == "Secret"}
+    roles_of = {}
+    for d in docs:
+        if d["kind"] == "RoleBinding":
+            [subject] = d["subjects"]
+            roles_of.setdefault(subject["name"], set()).add(d["roleRef"]["name"])
+    expected = ({("kfops-builds", "kfops-build")} if builder == "kaniko" else set()) | (
+        {("ml-production", "kfops")} if deploy else set())
+    assert accounts == tokens == expected
+    assert roles_of == ({"kfops-build": {rbac.BUILD_ROLE}} if builder == "kaniko" else {}) | (
+        {"kfops": {rbac.DEPLOY_ROLE}} if deploy else {})
+    header = " ".join(scaffold.cluster_manifest(answers).split("\n---\n")[0].replace("#", " ").split())
+    assert ("repository secret KFOPS_BUILD_KUBECONFIG" in header) == (builder == "kaniko")
+    assert ("KFOPS_KUBECONFIG, an environment secret of the GitHub Environments production and staging"
+            in header) == deploy
+    assert not any(s.startswith("KFOPS_KUBECONFIG") for s in nextsteps.secrets(answers))  # never a repository secret
+    assert any("KFOPS_BUILD_KUBECONFIG" in s for s in nextsteps.secrets(answers)) == (builder == "kaniko")
+    assert [s.split(":")[0] for s in nextsteps.environment_secrets(answers)] == (["KFOPS_KUBECONFIG"] if deploy else [])
+    assert ("GitHub Environments" in nextsteps.render(answers)) == deploy
 
 
 def test_helpers() -> None:

@@ -69,9 +69,21 @@ class Answers:
         return self.isvc or kubernetes_name(self.name)[:55].strip("-")
 
     @property
+    def builds_in_cluster(self) -> bool:
+        """Kaniko Jobs: the pipeline job needs the build identity (KFOPS_BUILD_KUBECONFIG)."""
+        return self.builder == "kaniko" and self.build_namespace is not None
+
+    @property
+    def environments(self) -> dict[str, str]:
+        """Deploy environment -> namespace. The names are also the GitHub Environments the deploy
+        job enters, which hold the deploy identity's kubeconfig (KFOPS_KUBECONFIG)."""
+        return {name: namespace for name, namespace in (("production", self.production_namespace),
+                                                        ("staging", self.staging_namespace)) if namespace}
+
+    @property
     def uses_cluster_identity(self) -> bool:
-        """Whether the Action needs KFOPS_KUBECONFIG (deploys or in-cluster builds)."""
-        return self.deploys or self.builder == "kaniko"
+        """Whether the Action needs a kubeconfig at all (deploys or in-cluster builds)."""
+        return self.deploys or self.builds_in_cluster
 
 
 def images_for(dockerfiles: list[str]) -> list[Image]:

@@ -6,6 +6,11 @@ serialises deploys), `images/kaniko.py` (create, list and delete Jobs; list pods
 logs; read and write the ConfigMap that records built inputs). Keeping them in one place means the
 Role that `kfc init` writes, the SelfSubjectAccessReviews that `kfc doctor` asks, and the table in
 docs/cluster.md cannot disagree.
+
+The rights are split between two identities, because the workflow job that handles pull-request
+code (/build, /run) must never hold a deploy credential: `kfops-build` may only run Kaniko Jobs in
+the build namespace, `kfops` may only deploy. Each becomes its own kubeconfig secret, and the deploy
+one lives in GitHub Environments that only the deploy job enters.
 """
 
 from __future__ import annotations
@@ -14,9 +19,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-SERVICE_ACCOUNT = "kfops"
+SERVICE_ACCOUNT = "kfops"              # the deploy identity, bound only to DEPLOY_ROLE
+BUILD_SERVICE_ACCOUNT = "kfops-build"  # the build identity, bound only to BUILD_ROLE
 DEPLOY_ROLE = "kfops-deployer"
 BUILD_ROLE = "kfops-image-builder"
+DEPLOY_SECRET = "KFOPS_KUBECONFIG"           # an environment secret: only the deploy job sees it
+BUILD_SECRET = "KFOPS_BUILD_KUBECONFIG"      # a repository secret: the pipeline job's kubeconfig
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,50 @@ BUILD_RULES: tuple[Rule, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class Identity:
+    """One service account, the Role it is bound to, and the GitHub secret its kubeconfig becomes.
+
+    One object per identity so that the manifest `kfc init` writes, its next steps and `kfc doctor`
+    name the same account, Role and secret for the same rights.
+    """
+
+    service_account: str
+    role: str
+    rules: tuple[Rule, ...]
+    secret: str
+    job: str               # the workflow job that uses the secret
+    in_environments: bool  # an environment secret (of the deploy Environments), not a repository secret
+
+    @property
+    def token_secret(self) -> str:
+        """The Secret with the account's long-lived token, which its kubeconfig is built from."""
+        return f"{self.service_account}-token"
+
+    def manifests(self, home: str, namespaces: Iterable[str]) -> list[dict[str, Any]]:
+        """The account in `home`, its token Secret, and its Role bound to it in each of `namespaces`.
+
+        The token Secret is the portable way to a kubeconfig (the API server's token controller
+        fills it in); `kubectl create token` gives a short-lived one instead.
+        """
+        out: list[dict[str, Any]] = [
+            {"apiVersion": "v1", "kind": "ServiceAccount",
+             "metadata": {"name": self.service_account, "namespace": home}},
+            {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+             "metadata": {"name": self.token_secret, "namespace": home,
+                          "annotations": {"kubernetes.io/service-account.name": self.service_account}}}]
+        for namespace in dict.fromkeys(namespaces):
+            out += [role(self.role, namespace, self.rules),
+                    role_binding(self.role, namespace, home, self.service_account)]
+        return out
+
+
+BUILDER = Identity(BUILD_SERVICE_ACCOUNT, BUILD_ROLE, BUILD_RULES, BUILD_SECRET,
+                   "the pipeline job (/build, /run, /build_run)", in_environments=False)
+DEPLOYER = Identity(SERVICE_ACCOUNT, DEPLOY_ROLE, DEPLOY_RULES, DEPLOY_SECRET,
+                    "the deploy job (/deploy, /staging_deploy)", in_environments=True)
+
+
 def role(name: str, namespace: str, rules: Iterable[Rule]) -> dict[str, Any]:
     return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
             "metadata": {"name": name, "namespace": namespace,
@@ -68,8 +120,9 @@ def role(name: str, namespace: str, rules: Iterable[Rule]) -> dict[str, Any]:
             "rules": [r.policy_rule() for r in rules]}
 
 
-def role_binding(name: str, namespace: str, subject_namespace: str,
-                 service_account: str = SERVICE_ACCOUNT) -> dict[str, Any]:
+def role_binding(name: str, namespace: str, subject_namespace: str, service_account: str) -> dict[str, Any]:
+    """Role `name` for one service account. No default account: binding a Role to the wrong one of
+    the two identities is exactly the mistake the split exists to prevent."""
     return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
             "metadata": {"name": name, "namespace": namespace,
                          "labels": {"app.kubernetes.io/managed-by": "kfops"}},

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -63,7 +64,7 @@ def files(answers: Answers) -> list[File]:
                         + ("" if quick else ": make it a real input of your model")))
     if answers.uses_cluster_identity:
         out.append(File(CLUSTER_FILE, cluster_manifest(answers),
-                        "namespaces, service account and RBAC for a cluster admin to apply once"))
+                        "namespaces, service accounts and RBAC for a cluster admin to apply once"))
     return out
 
 
@@ -160,9 +161,10 @@ def _images(a: Answers) -> list[str]:
             lines.append(f"    image: {kaniko['image']}")
         if kaniko.get("service_account"):
             lines.append(_c(f"    service_account: {kaniko['service_account']}",
-                            "never kfops' own account: build steps run the PR's Dockerfile"))
+                            "never kfops-build or kfops: build steps run the PR's Dockerfile"))
         else:
-            lines.append("    # service_account: the build pods' account. Never kfops' own: build steps run the PR's Dockerfile.")
+            lines.append("    # service_account: the build pods' account. Never kfops-build or kfops: build steps run the PR's "
+                         "Dockerfile.")
         lines.append(_c(f"    registry_secret: {kaniko['registry_secret']}",
                         "a kubernetes.io/dockerconfigjson Secret with push rights"))
         if kaniko.get("resources"):
@@ -229,50 +231,79 @@ def workflow(name: str, a: Answers) -> str:
 
 
 def cluster_manifest(a: Answers) -> str:
-    """Namespaces, the kfops service account and its Roles, for `kubectl apply -f`.
+    """Namespaces and kfops' two identities with their Roles, for `kubectl apply -f`.
 
-    One service account, in the build namespace when there is one (else the production
-    namespace), bound to a Role in each namespace it works in: it can touch nothing else.
+    Two service accounts, so that the workflow job that handles pull-request code holds only the
+    build one: `kfops-build` lives in the build namespace and may only run Kaniko Jobs there;
+    `kfops` lives in the production namespace and may only deploy. The deploy account stays out of
+    the build namespace: whoever may create Jobs there may run a pod as any account of that
+    namespace, or mount any of its Secrets, a deploy token included.
     """
     import yaml
 
-    home = a.build_namespace or a.production_namespace or "kfops"
-    namespaces = [n for n in dict.fromkeys([home, a.production_namespace, a.staging_namespace]) if n]
+    needed = identities(a)
+    namespaces = dict.fromkeys(n for _, home, where in needed for n in (home, *where))
     docs: list[dict[str, Any]] = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}}
                                   for n in namespaces]
-    docs.append({"apiVersion": "v1", "kind": "ServiceAccount",
-                 "metadata": {"name": rbac.SERVICE_ACCOUNT, "namespace": home}})
-    docs.append({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
-                 "metadata": {"name": f"{rbac.SERVICE_ACCOUNT}-token", "namespace": home,
-                              "annotations": {"kubernetes.io/service-account.name": rbac.SERVICE_ACCOUNT}}})
-    for namespace in dict.fromkeys(n for n in (a.production_namespace, a.staging_namespace) if n):
-        docs += [rbac.role(rbac.DEPLOY_ROLE, namespace, rbac.DEPLOY_RULES),
-                 rbac.role_binding(rbac.DEPLOY_ROLE, namespace, home)]
-    if a.builder == "kaniko" and a.build_namespace:
-        docs += [rbac.role(rbac.BUILD_ROLE, a.build_namespace, rbac.BUILD_RULES),
-                 rbac.role_binding(rbac.BUILD_ROLE, a.build_namespace, home)]
+    for identity, home, where in needed:
+        docs += identity.manifests(home, where)
     header = [
         "# What kfops needs in the cluster, written by `kfc init`. A cluster admin applies it once:",
         f"#   kubectl apply -f {CLUSTER_FILE}",
         "#",
-        f"# - a service account `{rbac.SERVICE_ACCOUNT}` in namespace {home}, the identity of the Action's",
-        "#   KFOPS_KUBECONFIG secret, with a long-lived token in the Secret below;",
+        "# One identity per kind of work, so that the workflow job that handles pull-request code",
+        "# (/build, /run) never holds a deploy credential. Each becomes its own kubeconfig secret:",
     ]
-    if a.deploys:
-        header.append(f"# - Role {rbac.DEPLOY_ROLE} in each deploy namespace:")
-        header += [f"#     {', '.join(r.verbs)} {r.name}" for r in rbac.DEPLOY_RULES]
-    if a.builder == "kaniko":
-        header.append(f"# - Role {rbac.BUILD_ROLE} in {a.build_namespace}:")
-        header += [f"#     {', '.join(r.verbs)} {r.name}" for r in rbac.BUILD_RULES]
-        header.append("#   The build pods do not run as `kfops` (they run the PR's Dockerfile). The registry push")
-        header.append("#   Secret (kfops-registry, type kubernetes.io/dockerconfigjson) is yours to create:")
-        header.append(f"#     kubectl create secret docker-registry kfops-registry -n {a.build_namespace} ...")
+    for identity, home, where in needed:
+        header += _identity_header(identity, home, where, a)
+    if a.builds_in_cluster:
+        registry_secret = a.kaniko.get("registry_secret") or "kfops-registry"
+        header += [
+            "#",
+            "# The build pods run as neither account (they run the PR's Dockerfile). The registry push Secret",
+            f"# ({registry_secret}, type kubernetes.io/dockerconfigjson) is yours to create:",
+            f"#   kubectl create secret docker-registry {registry_secret} -n {a.build_namespace} ...",
+        ]
+    if a.builds_in_cluster and a.build_namespace in a.environments.values():
+        header += ["#", f"# WARNING: the build namespace {a.build_namespace} is also a deploy namespace. Whoever may",
+                   "# create Jobs there may run them as `kfops` and read its token: use a namespace of its own."]
     header += [
         "#",
-        f"# Then build the kubeconfig to store as the KFOPS_KUBECONFIG secret ({DOCS}/cluster.md):",
-        f"#   kubectl -n {home} get secret {rbac.SERVICE_ACCOUNT}-token -o jsonpath='{{.data.token}}' | base64 -d",
-        "# and check it with: KUBECONFIG=that-file kfc doctor",
+        "# Build a kubeconfig around each token, store it as the secret named above, and check it with",
+        "# `KUBECONFIG=that-file kfc doctor` (its rbac lines say which secret each right belongs to):",
+        f"#   {DOCS}/cluster.md",
         "# KServe itself (and Knative, for canaries) must already be installed.",
     ]
     body = yaml.safe_dump_all(docs, sort_keys=False, default_flow_style=False)
     return "\n".join(header) + "\n---\n" + body
+
+
+def identities(a: Answers) -> list[tuple[rbac.Identity, str, list[str]]]:
+    """(identity, the namespace of its account, the namespaces its Role is granted in) this setup needs."""
+    out: list[tuple[rbac.Identity, str, list[str]]] = []
+    if a.builds_in_cluster and a.build_namespace:
+        out.append((rbac.BUILDER, a.build_namespace, [a.build_namespace]))
+    if a.deploys and a.production_namespace:
+        out.append((rbac.DEPLOYER, a.production_namespace, list(a.environments.values())))
+    return out
+
+
+def _identity_header(identity: rbac.Identity, home: str, where: list[str], a: Answers) -> list[str]:
+    """The manifest's comment on one identity: its rights, the secret it becomes, how to get its token."""
+    if identity.in_environments:
+        plural = "s" if len(a.environments) > 1 else ""
+        stored = (f"{identity.secret}, an environment secret of the GitHub Environment{plural} "
+                  f"{' and '.join(a.environments)} (Settings > Environments), used by {identity.job}, "
+                  "which alone enters them")
+    else:
+        stored = f"the repository secret {identity.secret}, used by {identity.job}"
+    prose = (f"`{identity.service_account}`, a service account in namespace {home}. Its kubeconfig is {stored}. "
+             f"Role {identity.role} in {', '.join(where)}:")
+    lines = ["#"] + textwrap.wrap(prose, 100, initial_indent="# - ", subsequent_indent="#   ",
+                                       break_on_hyphens=False)
+    lines += [f"#     {', '.join(r.verbs)} {r.name}" for r in identity.rules]
+    return lines + [
+        f"#   Its token (long-lived, in the Secret {identity.token_secret} below):",
+        f"#     kubectl -n {home} get secret {identity.token_secret} -o jsonpath='{{.data.token}}' | base64 -d",
+        f"#   or a short-lived one: kubectl -n {home} create token {identity.service_account} --duration=24h",
+    ]

@@ -2,17 +2,19 @@
 
 Only asked when the configuration needs the cluster: `/deploy` (a `deployment` section) or the
 Kaniko builder. The identity is the one in KUBECONFIG (else ~/.kube/config, else the in-cluster
-service account): run `kfc doctor` with the kubeconfig you store as KFOPS_KUBECONFIG to check what
-the Action will be allowed to do, not what your own admin account may.
+service account): run `kfc doctor` with the kubeconfigs you store as secrets to check what the Action
+will be allowed to do, not what your own admin account may. There are two: KFOPS_BUILD_KUBECONFIG
+(the pipeline job's, for Kaniko builds) and KFOPS_KUBECONFIG (the deploy job's, for /deploy).
 """
 
 from __future__ import annotations
 
+from .. import rbac
 from . import Context, Result, fail, ok, short, skip
 
 NAME = "cluster"
-KUBECONFIG_FIX = ("point KUBECONFIG at a kubeconfig for the cluster (the one stored as the KFOPS_KUBECONFIG "
-                  "secret), or pass --context NAME")
+KUBECONFIG_FIX = (f"point KUBECONFIG at a kubeconfig for the cluster (the one stored as {rbac.BUILD_SECRET} to check "
+                  f"builds, as {rbac.DEPLOY_SECRET} to check deploys), or pass --context NAME")
 
 
 def check(ctx: Context) -> list[Result]:

@@ -4,11 +4,15 @@ Asked with SelfSubjectAccessReview, the API server's own answer to "may I <verb>
 <namespace>?", for every rule in onboarding/rbac.py. Nothing is created or changed. A denial is
 listed by verb and resource, with the Role that grants it (the one `kfc init` writes to
 kfops-cluster.yaml).
+
+The rights belong to two identities (onboarding/rbac.py): the build rights to the kubeconfig stored
+as KFOPS_BUILD_KUBECONFIG, the deploy rights to KFOPS_KUBECONFIG. `kfc doctor` runs with one
+kubeconfig and asks about both, so every line names the secret its rights belong to: with the build
+kubeconfig, denied deploy rights are expected (and the other way round).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from .. import rbac
@@ -26,11 +30,10 @@ def check(ctx: Context) -> list[Result]:
     results: list[Result] = []
     for name, env in ctx.environments.items():
         command = "/deploy" if name == "production" else "/staging_deploy"
-        results.append(_review(client, env["namespace"], rbac.DEPLOY_RULES, rbac.DEPLOY_ROLE, f"{command} ({name})",
-                               (command,)))
+        results.append(_review(client, env["namespace"], rbac.DEPLOYER, f"{command} ({name})", (command,)))
     kaniko = ctx.section("images").get("kaniko") or {}
     if ctx.builder == "kaniko" and kaniko.get("namespace"):
-        results.append(_review(client, kaniko["namespace"], rbac.BUILD_RULES, rbac.BUILD_ROLE, "the Kaniko builder",
+        results.append(_review(client, kaniko["namespace"], rbac.BUILDER, "the Kaniko builder",
                                ("/build", "/build_run", "kfc build")))
     return results
 
@@ -50,11 +53,10 @@ def allowed(client: Any, namespace: str, rule: rbac.Rule, verb: str) -> tuple[bo
     return bool(status.allowed), status.reason or status.evaluation_error or ""
 
 
-def _review(client: Any, namespace: str, rules: Iterable[rbac.Rule], role: str, what: str,
-            users: tuple[str, ...]) -> Result:
+def _review(client: Any, namespace: str, identity: rbac.Identity, what: str, users: tuple[str, ...]) -> Result:
     denied: list[str] = []
     optional: list[str] = []
-    for rule in rules:
+    for rule in identity.rules:
         refused = []
         for verb in rule.verbs:
             answer, reason = allowed(client, namespace, rule, verb)
@@ -65,12 +67,15 @@ def _review(client: Any, namespace: str, rules: Iterable[rbac.Rule], role: str, 
                 refused.append(verb)
         if refused:
             (optional if rule.optional else denied).append(f"{', '.join(refused)} {rule.name}")
-    all_rules = rbac.describe(rules)
-    grant = (f"bind the identity to Role {role} in namespace {namespace} (kfops-cluster.yaml from `kfc init`), "
-             f"which allows: {all_rules}")
+    all_rules = rbac.describe(identity.rules)
+    who = f"{what} with {identity.secret}"
+    grant = (f"bind the {identity.secret} identity (service account {identity.service_account}) to Role "
+             f"{identity.role} in namespace {namespace} (kfops-cluster.yaml from `kfc init`), which allows: "
+             f"{all_rules}. If KUBECONFIG holds another secret's kubeconfig, this denial is right: check these rights "
+             f"with {identity.secret}'s")
     if denied:
-        return fail(NAME, f"{namespace}: {what} is denied " + "; ".join(denied), grant, users)
+        return fail(NAME, f"{namespace}: {who} is denied " + "; ".join(denied), grant, users)
     if optional:
-        return warn(NAME, f"{namespace}: {what} may do what it needs, but not " + "; ".join(optional)
+        return warn(NAME, f"{namespace}: {who} may do what it needs, but not " + "; ".join(optional)
                     + " (unchanged images will be rebuilt every time)", grant)
-    return ok(NAME, f"{namespace}: {what} may {all_rules}")
+    return ok(NAME, f"{namespace}: {who} may {all_rules}")
