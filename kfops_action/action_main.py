@@ -131,6 +131,10 @@ def run(env: Mapping[str, str], *, github: Any = None, base_config: Any = None,
         from .github.scrub import Scrubber
 
         scrubber = Scrubber([token])
+    taken = _take_kubeconfig(env, scrubber)
+    if taken is not None:
+        _log(f"error: {scrubber.scrub(str(taken))}")
+        return EXIT_USAGE
     if base_config is None:
         base_config = lambda ref: github.get_file_text(config_path, ref)  # noqa: E731
     identity = getattr(github, "identity", None)
@@ -147,7 +151,7 @@ def run(env: Mapping[str, str], *, github: Any = None, base_config: Any = None,
             outcome = dispatch(event_name, payload, github=github, base_config=base_config, handlers=handlers,
                                config_path=config_path, own_logins=own_logins, scrubber=scrubber, env=env,
                                log=_log)
-            _log(f"kfops: {outcome.outcome}" + (f" ({outcome.detail})" if outcome.detail else ""))
+            _log(scrubber.scrub(f"kfops: {outcome.outcome}" + (f" ({outcome.detail})" if outcome.detail else "")))
             code = outcome.exit_code
             write_outputs(outcome, env, scrub=scrubber.scrub)
     except KfopsError as exc:
@@ -205,13 +209,54 @@ def _sweep(env: Mapping[str, str], github: Any, base_config: Any, config_path: s
     return EXIT_FAILED if sweep.errors else EXIT_OK
 
 
+def _take_kubeconfig(env: Mapping[str, str], scrubber: Any) -> Exception | None:
+    """The `kubeconfig` input's file (KFOPS_KUBECONFIG_EPHEMERAL=1: action.yml wrote it for this
+    job) into memory, and the file removed, before anything runs pull-request code. A kubeconfig
+    that is not one stops the job here, with its clear error (kubeconfig.py)."""
+    path = (env.get("KUBECONFIG") or "").split(os.pathsep)[0].strip()
+    if env.get("KFOPS_KUBECONFIG_EPHEMERAL") != "1" or not path:
+        return None
+    from .errors import KfopsError
+    from .kubeconfig import take
+
+    try:
+        take(path, add_secret=scrubber.add)
+    except KfopsError as exc:
+        return exc
+    return None
+
+
 def _repository_of(payload: Any) -> str:
     repo = payload.get("repository") if isinstance(payload, dict) else None
     name = repo.get("full_name") if isinstance(repo, dict) else None
     return name if isinstance(name, str) else ""
 
 
-def main() -> int:
+USAGE = """usage: kfops-action [--help | --version]
+
+The kfops GitHub Action. It takes no arguments: it runs as a step of a GitHub Actions job and
+reads the job's environment (GITHUB_EVENT_PATH, GITHUB_API_URL, INPUT_*), answering the
+pull-request comment in the event (issue_comment), or finishing handed-over runs (schedule,
+workflow_dispatch). Use it through action.yml (`uses: kfops/action@v1`); to preview how a comment
+would be answered, run `kfc comment "/build_run ..."`.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`--help` and `--version` answer without touching GitHub, so that the image and the python
+    environment can be checked (the release's dry run runs the image with --help)."""
+    args = sys.argv[1:] if argv is None else argv
+    if args in (["--help"], ["-h"]):
+        print(USAGE, end="")
+        return EXIT_OK
+    if args == ["--version"]:
+        from . import __version__
+
+        print(f"kfops-action {__version__}")
+        return EXIT_OK
+    if args:
+        print(f"kfops-action takes no arguments (got {' '.join(args)!r})\n\n{USAGE}", end="", file=sys.stderr)
+        return EXIT_USAGE
     return run(os.environ)
 
 

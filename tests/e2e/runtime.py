@@ -34,6 +34,22 @@ def action_dir() -> Path:
     return _state["action"]
 
 
+def pinned_action_dir(image: str) -> Path:
+    """The action as a release publishes it: its files with `image` pinned into action.yml by the
+    release's own script (scripts/release.py pin-image), exported once per test process."""
+    if "pinned" not in _state:
+        import sys
+
+        target = export_action(_scratch() / "kfops-action-release")
+        script = target / "scripts" / "release.py"
+        done = subprocess.run([sys.executable, str(script), "pin-image", str(target / "action.yml"), image],
+                              capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            raise InstallFailed(f"release.py pin-image failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+        _state["pinned"] = target
+    return _state["pinned"]
+
+
 def act_cache_home() -> Path:
     """XDG_CACHE_HOME for act: its workspaces and tool cache (RUNNER_TOOL_CACHE = <this>/act/tool_cache)."""
     path = _scratch() / "xdg-cache"

@@ -84,6 +84,21 @@ class KubeApi:
             except (ProcessLookupError, ValueError):
                 pass
 
+    def self_contained_kubeconfig(self) -> str:
+        """The admin kubeconfig with its certificate files inlined as `*-data`, as a user stores
+        one in a secret: it works on another machine or in a container, where the paths do not."""
+        import base64
+
+        import yaml
+
+        data = yaml.safe_load(self.kubeconfig.read_text(encoding="utf-8"))
+        for entry, field in [(c["cluster"], "certificate-authority") for c in data.get("clusters", [])] + \
+                [(u["user"], key) for u in data.get("users", []) for key in ("client-certificate", "client-key")]:
+            path = entry.pop(field, None)
+            if path:
+                entry[f"{field}-data"] = base64.b64encode(Path(path).read_bytes()).decode()
+        return yaml.safe_dump(data, sort_keys=False)
+
     def api_client(self, token: str | None = None):  # -> kubernetes.client.ApiClient
         """A kubernetes client for the admin (default) or for another bearer token."""
         from kubernetes import client, config
