@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import re
 import os
 import platform
 import shutil
@@ -49,12 +50,27 @@ from e2e.runtime import pinned_action_dir  # noqa: E402
 OWNER, REPO, PR = "kfops-org", "model", 7
 TOKEN = "ghs_kfopsBenchToken0000111122223333444455"
 STEP_START = "⭐ Run Main kfops"          # the workflow's kfops step begins (after job setup)
+STEP_DONE = re.compile(r"Success - Main (.+?) \[((?:\d+h)?(?:\d+m)?[\d.]+(?:ms|µs|s))\]")
+
+
+ACTION_STEPS = {"Prepare kfops": "prepare", "Restore kfops' environment": "cache restore",
+                "Install kfops (runner's Python)": "install", "Save kfops' environment": "cache save",
+                "kfops": "kfops (the program)"}
+
+
+def _seconds(text: str) -> float:
+    """A Go duration as act prints it (1m2.5s, 850.1ms)."""
+    total = 0.0
+    for number, unit in re.findall(r"([\d.]+)(h|ms|µs|m|s)", text):
+        total += float(number) * {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "µs": 1e-6}[unit]
+    return total
 
 
 class TimedAct(Act):
     """act, with each line of its output stamped as it arrives."""
 
     def run_timed(self, clone: Path, payload: dict[str, Any], *, scratch: Path) -> tuple[float | None, int, str]:
+        """When the kfops step started (monotonic), act's exit code, and its output."""
         workflow = clone / ".github" / "workflows" / "kfops.yml"
         command, env = self.invocation(workflow, "issue_comment", payload, actor="dave", scratch=scratch)
         started: float | None = None
@@ -77,7 +93,9 @@ def _eyes_at(github: Any, since: int) -> float | None:
     return None
 
 
-def measure(act: TimedAct, github: Any, clone: Path, scratch: Path, n: int) -> float:
+def measure(act: TimedAct, github: Any, clone: Path, scratch: Path, n: int) -> tuple[float, dict[str, float]]:
+    """Seconds from the kfops step's start to the eyes reaction, and each step's duration as act
+    reports it (the action's own steps: Prepare, Restore, Install, Save, kfops)."""
     comment_id = github.add_comment(PR, "/help", user="dave")
     payload = webhooks.issue_comment("created", api_url=github.api, web_url=github.web, owner=OWNER, repo=REPO,
                                      number=PR, comment_id=comment_id, body="/help", user="dave",
@@ -87,7 +105,13 @@ def measure(act: TimedAct, github: Any, clone: Path, scratch: Path, n: int) -> f
     eyes = _eyes_at(github, before)
     if code != 0 or started is None or eyes is None:
         raise RuntimeError(f"act exited {code}; step start {started}, eyes {eyes}\n{log[-4000:]}")
-    return eyes - started
+    steps: dict[str, float] = {}
+    for name, took in STEP_DONE.findall(log):
+        if name in ACTION_STEPS:
+            # "kfops" twice: the action's last step (the program), then the workflow's step (all of it)
+            steps[ACTION_STEPS[name] if ACTION_STEPS[name] not in steps else "action (all steps)"] = round(
+                _seconds(took), 3)
+    return eyes - started, steps
 
 
 def image_figures(image: str, scratch: Path) -> dict[str, Any]:
@@ -139,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
 
         n = 0
         for case, runtime in (("python_cold", "python"), ("python_warm", "python"), ("docker_warm", "docker")):
-            samples = []
+            samples, steps = [], []
             for i in range(args.repeat):
                 n += 1
                 cache = scratch / (f"cache-cold-{i}" if case == "python_cold" else "cache-warm")
@@ -147,9 +171,14 @@ def main(argv: list[str] | None = None) -> int:
                 if case == "python_warm" and i == 0:
                     measure(act, github, repo.clone, scratch, n)  # fills the store, untimed
                     n += 1
-                samples.append(round(measure(act, github, repo.clone, scratch, n), 3))
-                print(f"{case}: {samples[-1]} s", flush=True)
-            results["cases"][case] = {"median_s": statistics.median(samples), "samples_s": samples}
+                took, step_times = measure(act, github, repo.clone, scratch, n)
+                samples.append(round(took, 3))
+                steps.append(step_times)
+                print(f"{case}: {samples[-1]} s {step_times}", flush=True)
+            results["cases"][case] = {
+                "median_s": statistics.median(samples), "samples_s": samples,
+                "steps_median_s": {name: statistics.median(s[name] for s in steps if name in s)
+                                   for name in steps[0]}}
         results["image"] = image_figures(image, scratch)
         samples = []
         for i in range(args.repeat):
@@ -190,8 +219,17 @@ def pull_to_first_request(archive: str, github: Any, scratch: Path) -> float:
         comment_id=comment_id, body="/help", user="dave", pull_request=True)), encoding="utf-8")
     before = len(github.requests)
     started = time.monotonic()
-    loaded = engine.docker("load", "--quiet", "--input", archive).stdout
-    image = loaded.strip().split()[-1]
+    # Decompressed here and streamed in (the engine's load takes a plain tar): both halves of a
+    # pull's local work, decompression and extraction, are inside the timing.
+    with gzip.open(archive) as raw, subprocess.Popen(
+            ["docker", "load", "--quiet"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env={**os.environ, "DOCKER_HOST": engine.engine()}) as load:
+        assert load.stdin is not None
+        shutil.copyfileobj(raw, load.stdin)
+        out, err = load.communicate(timeout=600)  # closes stdin: the end of the archive
+    if load.returncode != 0:
+        raise RuntimeError(f"docker load failed: {err.decode()[-2000:]}")
+    image = out.decode().strip().split()[-1]
     env = {**os.environ, "DOCKER_HOST": engine.engine(), "KFOPS_IMAGE": image, "GITHUB_EVENT_PATH": str(event),
            "GITHUB_EVENT_NAME": "issue_comment", "GITHUB_API_URL": github.url, "GITHUB_REPOSITORY": f"{OWNER}/{REPO}",
            "RUNNER_TEMP": str(scratch), "INPUT_GITHUB-TOKEN": TOKEN}

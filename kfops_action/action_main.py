@@ -198,13 +198,20 @@ def write_outputs(outcome: Any, env: Mapping[str, str], *, scrub: Any = None) ->
 def _sweep(env: Mapping[str, str], github: Any, base_config: Any, config_path: str, root: Path,
            scrubber: Any) -> int:
     """schedule / workflow_dispatch: finish the reports of runs handed over by earlier jobs."""
-    from .chatops.tracking import finish_open_runs
+    from .chatops.tracking import count_open_runs, finish_open_runs
     from .github import actions_commands
+    from .github.followup import settle_after_sweep
 
+    log = lambda m: _log(scrubber.scrub(m))  # noqa: E731
     sweep = finish_open_runs(github, base_config=base_config, config_path=config_path, env=env, base_dir=root,
-                             add_secret=scrubber.add, log=lambda m: _log(scrubber.scrub(m)))
+                             add_secret=scrubber.add, log=log)
     _log(f"kfops: sweep: {sweep.summary()}")
     lines = [f"### kfops: {sweep.summary()}"] + [f"- {scrubber.scrub(e)}" for e in sweep.errors]
+    if not sweep.errors:  # nothing pending: the schedule is switched off until the next hand-over
+        off = settle_after_sweep(github.switch_workflow, env, pending=sweep.running,
+                                 count_pending=lambda: count_open_runs(github), log=log)
+        if off:
+            lines.append("Nothing is pending: this workflow's schedule is off until a job hands a run over.")
     actions_commands.append_step_summary("\n".join(lines), env=env)
     return EXIT_FAILED if sweep.errors else EXIT_OK
 

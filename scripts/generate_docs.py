@@ -69,10 +69,17 @@ def block(text: str, name: str) -> str:
 
 
 def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    """The node a `$ref` points at, with what the referring node says about its properties laid
+    over it (`deployment.production` changes the default of `required_approvals`)."""
     ref = node.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/$defs/"):
-        return schema["$defs"][ref.split("/")[-1]]
-    return node
+    if not (isinstance(ref, str) and ref.startswith("#/$defs/")):
+        return node
+    target = schema["$defs"][ref.split("/")[-1]]
+    overrides = node.get("properties") or {}
+    if not overrides:
+        return target
+    props = {key: {**child, **overrides.get(key, {})} for key, child in (target.get("properties") or {}).items()}
+    return {**target, "properties": props}
 
 
 def _type(node: dict[str, Any]) -> str:

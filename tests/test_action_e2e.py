@@ -207,7 +207,8 @@ def comment_on(world: World, comment: Comment) -> Any:
     comment_id = github.add_comment(comment.on, comment.body, user=comment.user)
     payload = webhooks.issue_comment(
         comment.action, api_url=github.api, web_url=github.web, owner=OWNER, repo=REPO, number=comment.on,
-        comment_id=comment_id, body=comment.body, user=comment.user, pull_request=comment.on != PLAIN_ISSUE)
+        comment_id=comment_id, body=comment.body, user=comment.user, pull_request=comment.on != PLAIN_ISSUE,
+        created_at=github.comments[comment_id]["created_at"])  # the fake's clock, which also times its pushes
     world.prism.mark()
     before = len(github.requests)
     result = world.act.run(world.repo.clone, world.repo.clone / ".github" / "workflows" / "kfops.yml",
@@ -258,6 +259,8 @@ def prepare_deploy(world: World, fake_kfp: Any, cluster: Cluster) -> str:
     for name in ("inference-service.yaml", "sample-request.json"):
         world.github.add_file(name, (QUICKSTART / name).read_text(encoding="utf-8"), ref="main")
     world.act.secrets["KFOPS_KUBECONFIG"] = cluster.api.self_contained_kubeconfig()
+    world.github.set_permission("bob", "write")
+    world.github.add_review(SAME_REPO_PR, "bob")  # production needs one approval of the head by default
     store = cluster.mlmd.store
     store.seed({"runs": [{"run_id": "e2e-train", "tasks": [{"name": "train", "model": True}]}]})
     [model] = [i for i, a in store.artifacts.items() if a.uri.endswith("/e2e-train/train/model")]
@@ -350,7 +353,14 @@ def test_python_runtime_warm_start_installs_nothing(world: World, fake_kfp: Any,
     interpreter and what is installed): once one job has saved it, a job on a fresh runner
     restores it and pip installs nothing. The docker runtime never installs anything."""
     world.github.add_file("kfops.yaml", base_config(fake_kfp.url), ref="main")
-    comment_on(world, Comment("/help", user="dave", role="read"))  # saves the environment if none is
+    store = world.scratch / "actions-cache"   # this test's own cache: the first job is a cold one
+    store.mkdir()
+    world.act.shared["KFOPS_E2E_CACHE_ROOT"] = store
+    cold, _, _ = comment_on(world, Comment("/help", user="dave", role="read"))
+    assert cold.jobs == {"chat": "success"}, cold.explain()
+    if runtime == "python":  # an empty tool cache and no saved environment: installed, then saved
+        assert "Cache not found for input keys: kfops-action-linux-" in cold.log, cold.explain()
+        assert "-m pip" in cold.log and "Cache saved with key: kfops-action-linux-" in cold.log, cold.explain()
     result, _, _ = comment_on(world, Comment("/help", user="erin", role="read"))
     assert result.jobs == {"chat": "success"}, result.explain()
     log = result.log

@@ -162,7 +162,7 @@ def test_every_input_reaches_kfops_through_the_environment() -> None:
         assert value == "${{ inputs.%s }}" % key.removeprefix("INPUT_").lower()
     reached = {k.removeprefix("INPUT_").lower() for k in given}
     reached |= {m for v in env.values() for m in re.findall(r"inputs\.([a-z-]+)", v)}
-    # Not reached as INPUT_*: the inputs that pick the runtime, and the kubeconfig (a file).
+    # Not reached as INPUT_*: the interpreter input (it installs kfops), and the kubeconfig (a file).
     assert inputs - reached == {"python", "kubeconfig"}
 
 
@@ -402,7 +402,7 @@ def test_kfops_workflow_starts_only_for_new_pr_comments() -> None:
 def test_kfops_workflow_jobs_have_least_privilege() -> None:
     jobs = _kfops()["jobs"]
     writes = {name: sorted(k for k, v in job["permissions"].items() if v == "write") for name, job in jobs.items()}
-    assert writes == {"pipeline": ["pull-requests", "statuses"],
+    assert writes == {"pipeline": ["actions", "pull-requests", "statuses"],
                       "deploy": ["contents", "deployments", "pull-requests", "statuses"],
                       "chat": ["pull-requests"]}
     for job in jobs.values():
@@ -468,7 +468,7 @@ def test_followup_workflow_runs_the_sweep() -> None:
     assert set(on) <= set(SWEEP_EVENTS)
     [job] = workflow["jobs"].values()
     assert all("checkout" not in step.get("uses", "") for step in job["steps"])
-    assert sorted(k for k, v in job["permissions"].items() if v == "write") == ["pull-requests", "statuses"]
+    assert sorted(k for k, v in job["permissions"].items() if v == "write") == ["actions", "pull-requests", "statuses"]
 
 
 def test_ci_workflow_runs_ci_run() -> None:

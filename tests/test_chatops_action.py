@@ -59,6 +59,7 @@ def _comment(github: GitHubEndpoint, body: str, *, role: str = "write", base: st
     comment_id = fake.add_comment(7, body)
     payload = event(body)
     payload["comment"]["id"] = comment_id
+    payload["comment"]["created_at"] = fake.comments[comment_id]["created_at"]  # the fake's clock, as its pushes
     payload["repository"]["full_name"] = f"{fake.owner}/{fake.repo}"
     return payload
 
@@ -166,6 +167,56 @@ def test_schedule_with_nothing_open_sweeps_nothing(tmp_path: Path, github: GitHu
     assert "since" in github.fake.requests[1].query
 
 
+FOLLOWUP_REF = "kfops-org/model/.github/workflows/kfops-followup.yml@refs/heads/main"
+
+
+def test_a_sweep_that_leaves_nothing_pending_switches_its_schedule_off(tmp_path: Path, github: GitHubEndpoint) -> None:
+    """An idle schedule bills a job every time it fires: with nothing pending the sweep switches
+    its own workflow off (a hand-over switches it on again) and looks once more, in case a run
+    was handed over meanwhile."""
+    github.fake.workflows["kfops-followup.yml"] = True
+    result = action(tmp_path, {"schedule": "17 * * * *"}, api_url=github.url, name="schedule",
+                    extra={"GITHUB_WORKFLOW_REF": FOLLOWUP_REF})
+    assert result.returncode == 0, result.stderr
+    assert github.fake.workflows == {"kfops-followup.yml": False}
+    calls = [(r.method, r.path) for r in github.fake.requests]
+    assert calls[2] == ("PUT", "/repos/kfops-org/model/actions/workflows/kfops-followup.yml/disable")
+    assert calls[3:] == [("GET", "/repos/kfops-org/model/issues")] * 2  # the second look
+    assert "schedule is off until a job hands a run over" in (tmp_path / "summary.md").read_text()
+
+
+def test_switching_the_schedule_is_best_effort(tmp_path: Path, github: GitHubEndpoint) -> None:
+    """A token without `actions: write`: the sweep still succeeds and says how to fix it; a
+    manual run (workflow_dispatch) never switches anything."""
+    github.fake.workflows_forbidden = True
+    result = action(tmp_path, {"schedule": "17 * * * *"}, api_url=github.url, name="schedule",
+                    extra={"GITHUB_WORKFLOW_REF": FOLLOWUP_REF})
+    assert result.returncode == 0, result.stderr
+    assert "could not disable the workflow kfops-followup.yml" in result.stderr
+    assert "actions: write" in result.stderr and github.fake.workflows == {}
+    github.fake.workflows_forbidden = False
+    result = action(tmp_path, {"inputs": {}}, api_url=github.url, name="workflow_dispatch",
+                    extra={"GITHUB_WORKFLOW_REF": FOLLOWUP_REF})
+    assert result.returncode == 0 and github.fake.workflows == {}
+
+
+def test_a_run_handed_over_during_the_switch_off_keeps_the_schedule_on() -> None:
+    from kfops_action.github.followup import settle_after_sweep
+
+    switched: list[tuple[str, bool]] = []
+    env = {"GITHUB_EVENT_NAME": "schedule", "GITHUB_WORKFLOW_REF": FOLLOWUP_REF}
+
+    def switch(workflow: str, enabled: bool) -> bool:
+        switched.append((workflow, enabled))
+        return True
+
+    assert settle_after_sweep(switch, env, pending=0, count_pending=lambda: 1, log=lambda m: None) is False
+    assert switched == [("kfops-followup.yml", False), ("kfops-followup.yml", True)]
+    switched.clear()
+    assert settle_after_sweep(switch, env, pending=2, count_pending=lambda: 2, log=lambda m: None) is None
+    assert switched == []
+
+
 def test_github_unreachable_fails_the_job_with_the_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "event.json").write_text(json.dumps(event("/build")))
     client = GitHubClient(GITHUB_TOKEN, api_url=_dead_url(), sleep=lambda s: None,
@@ -208,6 +259,8 @@ def test_acknowledgement_comes_before_any_slow_import(tmp_path: Path) -> None:
                 return {pull_json()!r}
             def get_permission(self, user):
                 return "write"
+            def branch_activity(self, branch):
+                return []
             def is_team_member(self, org, team, user):
                 return False
             def post_comment(self, number, body):

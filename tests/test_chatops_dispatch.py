@@ -53,6 +53,10 @@ class FakeGitHub:
     reactions: list[str] = field(default_factory=list)
     statuses: dict[str, FakeStatus] = field(default_factory=dict)
     commit_statuses: list[dict[str, Any]] = field(default_factory=list)
+    # the branch's activity log, newest first: created at SHA before the comment
+    activity: list[dict[str, Any]] = field(default_factory=lambda: [
+        {"before": "0" * 40, "after": SHA, "timestamp": "2024-05-01T09:00:00Z", "activity_type": "branch_creation",
+         "actor": {"login": "alice"}}])
 
     def get_permission(self, user: str) -> str:
         self.calls.append(("get_permission", user))
@@ -61,6 +65,10 @@ class FakeGitHub:
     def get_pull(self, number: int) -> dict[str, Any]:
         self.calls.append(("get_pull", number))
         return copy.deepcopy(self.pull)
+
+    def branch_activity(self, branch: str) -> list[dict[str, Any]]:
+        self.calls.append(("branch_activity", branch))
+        return copy.deepcopy(self.activity)
 
     def is_team_member(self, org: str, team: str, user: str) -> bool:
         self.calls.append(("is_team_member", org, team, user))
@@ -211,7 +219,8 @@ def test_allowed_command_is_acknowledged_first_then_runs_then_reports() -> None:
                                    handlers={"build_run": handler})
     assert outcome.outcome == d.SUCCEEDED and outcome.exit_code == 0
     assert github.calls[0] == ("add_reaction", 1001, "eyes")
-    assert github.names() == ["add_reaction", "get_pull", "get_permission", "status_comment", "add_reaction"]
+    assert github.names() == ["add_reaction", "get_pull", "get_permission", "branch_activity", "status_comment",
+                              "add_reaction"]
     assert github.reactions == ["eyes", "rocket"]
     assert base.refs == ["main"]
     [context] = handler.contexts
@@ -301,7 +310,7 @@ def test_bad_arguments_get_the_usage() -> None:
     outcome, github, _, handlers = run("/run --set deployment.production.canary_percent=100")
     assert outcome.outcome == d.BAD_ARGUMENTS
     assert "only pipeline.* may be set from a comment" in github.comments[0]
-    assert "/run [--set pipeline.KEY=VALUE]... [--dry-run]" in github.comments[0]
+    assert "/run [--set pipeline.KEY=VALUE]... [--sha COMMIT] [--dry-run]" in github.comments[0]
     assert handlers["run"].contexts == []
 
 
@@ -336,8 +345,8 @@ def test_help_lists_what_this_user_may_run() -> None:
     outcome, github, _, _ = run("/help", github=github, base=base, handlers=handlers)
     assert outcome.outcome == d.HELP
     reply = github.comments[0]
-    assert "- `/build [--set pipeline.KEY=VALUE]... [--dry-run]`" in reply
-    assert "- `/deploy [--run-id ID] [--force] [--dry-run]`: release" in reply  # through the team
+    assert "- `/build [--set pipeline.KEY=VALUE]... [--sha COMMIT] [--dry-run]`" in reply
+    assert "- `/deploy [--run-id ID] [--sha COMMIT] [--force] [--dry-run]`: release" in reply  # through the team
     assert "*(not available yet in this version)*" in reply
     assert "- `/cancel`: needs admin" in reply
     assert ("is_team_member", "acme", "release", "alice") in github.calls

@@ -298,6 +298,7 @@ def test_run_that_outlasts_the_job_is_handed_over_then_finished_by_the_schedule(
     assert max(pr.clock.sleeps) <= 60  # adaptive polling, capped
     record = record_of(pr)
     assert record.open and record.handed_over
+    assert pr.fake.workflows == {"kfops-followup.yml": True}  # the follow-up's schedule is on
 
     [run] = fake_kfp.runs.values()
     run.script, run.step = ["SUCCEEDED"], 0  # the run ends after the job

@@ -253,6 +253,19 @@ def test_get_run_follows_the_states_and_tasks(kfp_endpoint, fake_kfp, package):
     assert seen[-1].finished_at is not None and seen[-1].created_at is not None
 
 
+def test_a_run_is_read_back_with_its_name_experiment_and_version(kfp_endpoint, fake_kfp, package):
+    """What /deploy and /cancel check a status comment's record against (chatops/provenance.py)."""
+    kfp = remote(kfp_endpoint, namespace="team-a")
+    version, experiment_id, run = start(kfp, package)
+    status = kfp.get_run(run.run_id)
+    assert (status.display_name, status.experiment_id) == (run.display_name, experiment_id)
+    assert (status.pipeline_id, status.pipeline_version_id) == (version.pipeline_id, version.version_id)
+    read = kfp.get_pipeline_version(version.pipeline_id, version.version_id)
+    assert (read.pipeline_name, read.version_name) == (version.pipeline_name, version.version_name)
+    experiment = kfp.get_experiment(experiment_id)
+    assert (experiment.experiment_id, experiment.namespace) == (experiment_id, "team-a")
+
+
 def test_get_run_reports_the_failed_task_and_its_error(kfp_endpoint, fake_kfp, package):
     fake_kfp.tasks = ["prepare", "train", "evaluate"]
     fake_kfp.fail_task("train", "OOMKilled: container exceeded 4Gi")

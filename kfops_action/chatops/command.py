@@ -29,11 +29,11 @@ from typing import Union
 from ..errors import KfopsError, shown
 from ..github.render import code
 
-SET, RUN_ID, FORCE, DRY_RUN = "--set", "--run-id", "--force", "--dry-run"
-_VALUE_OPTIONS = frozenset({SET, RUN_ID})
-_ALL_OPTIONS = (SET, RUN_ID, FORCE, DRY_RUN)
-_OPTION_USAGE = {SET: "[--set pipeline.KEY=VALUE]...", RUN_ID: "[--run-id ID]", FORCE: "[--force]",
-                 DRY_RUN: "[--dry-run]"}
+SET, RUN_ID, SHA, FORCE, DRY_RUN = "--set", "--run-id", "--sha", "--force", "--dry-run"
+_VALUE_OPTIONS = frozenset({SET, RUN_ID, SHA})
+_ALL_OPTIONS = (SET, RUN_ID, SHA, FORCE, DRY_RUN)
+_OPTION_USAGE = {SET: "[--set pipeline.KEY=VALUE]...", RUN_ID: "[--run-id ID]", SHA: "[--sha COMMIT]",
+                 FORCE: "[--force]", DRY_RUN: "[--dry-run]"}
 
 
 @dataclass(frozen=True)
@@ -52,13 +52,13 @@ class CommandSpec:
 # In the order /help lists them.
 COMMANDS: dict[str, CommandSpec] = {spec.name: spec for spec in (
     CommandSpec("build", "build the images, compile the pipeline at the PR head, upload it as a "
-                         "pipeline version", (SET, DRY_RUN)),
-    CommandSpec("run", "run the pipeline at the PR head on Kubeflow", (SET, DRY_RUN)),
-    CommandSpec("build_run", "/build, then /run (also written /build-run)", (SET, DRY_RUN)),
+                         "pipeline version", (SET, SHA, DRY_RUN)),
+    CommandSpec("run", "run the pipeline at the PR head on Kubeflow", (SET, SHA, DRY_RUN)),
+    CommandSpec("build_run", "/build, then /run (also written /build-run)", (SET, SHA, DRY_RUN)),
     CommandSpec("staging_deploy", "release the model trained on this PR to staging",
-                (RUN_ID, FORCE, DRY_RUN)),
+                (RUN_ID, SHA, FORCE, DRY_RUN)),
     CommandSpec("deploy", "release the model trained on this PR to production, then merge",
-                (RUN_ID, FORCE, DRY_RUN)),
+                (RUN_ID, SHA, FORCE, DRY_RUN)),
     CommandSpec("status", "show this PR's runs and deployments", (RUN_ID,)),
     CommandSpec("cancel", "cancel this PR's pipeline run", (RUN_ID,)),
     CommandSpec("help", "list the commands you may run here", ()),
@@ -71,6 +71,7 @@ _INDENT_LIMIT = 3        # four spaces make an indented code block in Markdown
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _KEY_PART = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
+_SHA = re.compile(r"[0-9a-fA-F]{7,40}\Z")   # a commit, abbreviated as git does (7 or more)
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 _SLASH_LOOKALIKES = frozenset("\u2044\u2215\u2571\u29f8\u2cc6\u3033\u30ce\u31d3\u4e3f\uff0f\u1735\u2f03")
 
@@ -86,6 +87,7 @@ class ParsedCommand:
     force: bool = False
     dry_run: bool = False
     text: str = ""
+    sha: str | None = None      # --sha: the commit the commenter means (lower case, 7 to 40 hex)
 
     @property
     def spec(self) -> CommandSpec:
@@ -99,6 +101,8 @@ class ParsedCommand:
             args += [SET, item]
         if self.run_id is not None:
             args += [RUN_ID, self.run_id]
+        if self.sha is not None:
+            args += [SHA, self.sha]
         if self.force:
             args.append(FORCE)
         if self.dry_run:
@@ -243,7 +247,7 @@ def _parse_arguments(name: str, typed: str, raw: str, free_text: str) -> Parsed:
             return BadArguments(name, f"an argument contains the invisible or control character "
                                       f"U+{ord(bad):04X}: retype it")
     sets: list[str] = []
-    run_id: str | None = None
+    single: dict[str, str] = {}     # --run-id, --sha: given at most once
     force = dry_run = False
     i = 0
     while i < len(tokens):
@@ -271,17 +275,28 @@ def _parse_arguments(name: str, typed: str, raw: str, free_text: str) -> Parsed:
                     return BadArguments(name, problem)
                 sets.append(value)
             else:
-                if run_id is not None:
-                    return BadArguments(name, f"{RUN_ID} is given twice")
-                if not _RUN_ID.match(value):
-                    return BadArguments(name, f"{echo(value)} is not a run id (letters, digits, . _ -)")
-                run_id = value
+                if option in single:
+                    return BadArguments(name, f"{option} is given twice")
+                problem = _check_single(option, value)
+                if problem:
+                    return BadArguments(name, problem)
+                single[option] = value.lower() if option == SHA else value
         else:
             if has_value:
                 return BadArguments(name, f"{option} takes no value")
             force = force or option == FORCE
             dry_run = dry_run or option == DRY_RUN
-    return ParsedCommand(name, typed, tuple(sets), run_id, force, dry_run, free_text)
+    return ParsedCommand(name, typed, tuple(sets), single.get(RUN_ID), force, dry_run, free_text,
+                         single.get(SHA))
+
+
+def _check_single(option: str, value: str) -> str | None:
+    if option == RUN_ID and not _RUN_ID.match(value):
+        return f"{echo(value)} is not a run id (letters, digits, . _ -)"
+    if option == SHA and not _SHA.match(value):
+        return (f"{echo(value)} is not a commit SHA (7 to 40 hexadecimal characters, as `git log --oneline` "
+                "shows them)")
+    return None
 
 
 def check_values(command: ParsedCommand) -> Parsed:

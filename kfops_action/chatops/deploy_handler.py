@@ -10,9 +10,11 @@ What comes from where, and why:
   checked-out PR: a PR could otherwise rewrite its own gate or, with the Python-function template,
   run its own code with the cluster credentials. And only a PR against the repository's default
   branch may deploy, so that "the base branch" is the protected one.
-- The model is the output of a successful run of this PR, named by the provenance record the
-  action wrote in that run's status comment (trusted only from the action's identity). KFP's REST
-  API records output *artifact ids*; their URIs live in ML Metadata, which is asked for them
+- The model is the output of a successful run of this PR. The status comments' records only name
+  the candidate run: KFP is asked what that run is (provenance.py: this PR, this commit, succeeded,
+  the configured namespace) and what kfops deploys from is KFP's answer, never the comment's (any
+  workflow holding GITHUB_TOKEN writes comments as the action). KFP's REST API records output
+  *artifact ids*; their URIs live in ML Metadata, which is asked for them
   (GetArtifactsByID, over the same grpc-web route and credentials as the metrics). When ML Metadata
   cannot be reached the deploy fails before touching anything, saying so: a URI typed into a
   comment would break the chain from the PR to what serves, so there is no such option.
@@ -43,10 +45,12 @@ from ..github.render import ErrorInfo, Link, LogBlock, Table, code
 from ..github.statuses import DEPLOY_CONTEXT
 from . import deploy_rules as rules
 from .dispatch import CommandContext, Result, error_info
+from .provenance import verify_run
 from .runs import RunRecord, runs_in
 
 if TYPE_CHECKING:
     from ..deploy import DeployResult, Step
+    from ..kubeflow.remote import KfpRemote
     from .handlers import Workspace
 
 MERGEABLE_ATTEMPTS = 4          # GitHub computes `mergeable` in the background after a push
@@ -162,7 +166,7 @@ def handle_deploy(context: CommandContext, *, workspace: Workspace) -> Result:
         if gate.refusal:
             return refused(gate.refusal.reason)
         warnings += gate.warnings
-    required = int(settings.get("required_approvals") or 0)
+    required = rules.required_approvals(environment, settings)
     if required:
         author = ((current.get("user") or {}).get("login"))
         approvals = rules.count_approvals(gh.reviews(pull.number), head_sha=head, author=author,
@@ -176,13 +180,19 @@ def handle_deploy(context: CommandContext, *, workspace: Workspace) -> Result:
     if isinstance(chosen, rules.Refusal):
         return refused(chosen.reason)
     warnings += chosen.warnings
-    run = chosen.run
+    from .handlers import base_remote
+
+    remote = base_remote(context, workspace)
+    verified = verify_run(remote, chosen.run, pr=pull.number, succeeded=True)
+    if isinstance(verified, rules.Refusal):
+        return refused(f"{verified.reason} Nothing was deployed.")
+    run = verified.record(chosen.run, pull.number)
     for warning in warnings:
         context.report.warning(warning)
     context.report.update(state="deploying", run_name=run.run_name or run.run_id, run_url=run.run_url or None,
                           summary=f"Deploying the model of run {code(run.run_id)} to {environment}.")
 
-    deploying = _Deploy(context, workspace, environment, settings, run, merging)
+    deploying = _Deploy(context, workspace, environment, settings, run, merging, remote)
     try:
         return deploying.go()
     except KfopsError as exc:
@@ -220,9 +230,10 @@ class _Deploy:
     """From the chosen run to the end: everything that reads Kubeflow, the cluster, or writes."""
 
     def __init__(self, context: CommandContext, workspace: Workspace, environment: str,
-                 settings: Mapping[str, Any], run: RunRecord, merging: bool) -> None:
+                 settings: Mapping[str, Any], run: RunRecord, merging: bool, remote: KfpRemote) -> None:
+        """`run`: the record rebuilt from KFP (provenance.Verified.record), not the comment's."""
         self.context, self.workspace, self.environment = context, workspace, environment
-        self.settings, self.run, self.merging = settings, run, merging
+        self.settings, self.run, self.merging, self.remote = settings, run, merging, remote
         self.github: Any = context.github
         self.report = context.report
         self.head = context.head_sha
@@ -286,10 +297,9 @@ class _Deploy:
         return self.succeeded(gate)
 
     def resolve_model_uri(self) -> str:
-        """The run's model artifact, its URI read from ML Metadata (see the module docstring)."""
+        """The run's model artifact, its URI read from ML Metadata (see the module docstring): the
+        artifact ids are KFP's, never a status comment's, and no URI is taken from anywhere else."""
         run = self.run
-        if run.model_uri:
-            return rules.storage_uri(run.model_uri)
         candidates = rules.model_candidates(run, self.settings.get("model"))
         if isinstance(candidates, rules.Refusal):
             raise KfopsError(candidates.reason.replace("`", ""), exit_code=1,
@@ -333,10 +343,7 @@ class _Deploy:
         return rules.storage_uri(uris[0])
 
     def connection(self) -> Any:
-        from .tracking import remote_from_base
-
-        return remote_from_base(self.context.base.data, env=self.workspace.env, base_dir=self.workspace.root,
-                                add_secret=self.context.add_secret).connection
+        return self.remote.connection
 
     def kube(self) -> Any:
         if self.api is None:
@@ -496,13 +503,9 @@ class _Deploy:
         return needed
 
     def _extra_values(self) -> dict[str, str]:
-        values = {"run_id": self.run.run_id, "commit": self.head, "pr": str(self.context.pull.number)}
-        for image in self.run.images:
-            name = "".join(c if c.isalnum() else "_" for c in str(image.get("name") or ""))
-            if name and image.get("reference"):
-                digest = image.get("digest")
-                values[f"image_{name}"] = str(image["reference"]) + (f"@{digest}" if digest else "")
-        return values
+        """Only values checked against KFP or GitHub: the images a status comment lists are not
+        (KFP does not record them), so a template gets no `image_*` values from it."""
+        return {"run_id": self.run.run_id, "commit": self.head, "pr": str(self.context.pull.number)}
 
     def _provenance(self) -> dict[str, Any]:
         event = self.context.event

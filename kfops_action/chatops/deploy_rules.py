@@ -19,12 +19,17 @@ from .runs import RunRecord, latest_successful
 
 ENVIRONMENTS = {"deploy": "production", "staging_deploy": "staging"}
 DEFAULT_LABELS = {"production": "Deployed-to-production", "staging": "Deployed-to-staging"}
+# Production needs a second person by default: /deploy releases and merges, and one approval of
+# the deployed commit is what stops a PR author (or one maintainer) from shipping alone. Staging
+# stays open for trying things. kfops_action/config/schema.json states the same defaults.
+DEFAULT_APPROVALS = {"production": 1, "staging": 0}
 MODEL_OUTPUT = "model"
 
 
 @dataclass(frozen=True)
 class Refusal:
-    """The deploy does not start; `reason` is Markdown for the PR."""
+    """The deploy does not start (nor, from provenance.py, /cancel on that run); `reason` is
+    Markdown for the PR."""
 
     reason: str
 
@@ -166,7 +171,9 @@ def check_approvals(approvals: Approvals, required: int, head_sha: str) -> Refus
                      f"({', '.join(approvals.not_counted)})")
     extra = f" ({'; '.join(notes)})" if notes else ""
     return Refusal(f"this deploy needs {required} approving review{'s' if required != 1 else ''} of "
-                   f"{short(head_sha)}, it has {have}{extra}. `--force` does not override approvals.")
+                   f"{short(head_sha)}, it has {have}{extra}. `--force` does not override approvals; "
+                   "`deployment.<env>.required_approvals` on the base branch sets how many (production: 1 by "
+                   "default).")
 
 
 def choose_run(records: Sequence[RunRecord], *, head_sha: str, pr: int, command: str,
@@ -240,6 +247,12 @@ def storage_uri(uri: str) -> str:
     does not know; MinIO speaks S3, so it is `s3://bucket/key` there (with the S3 endpoint set on
     the service account, as for any S3-compatible store)."""
     return "s3://" + uri[len("minio://"):] if uri.startswith("minio://") else uri
+
+
+def required_approvals(environment: str, settings: Mapping[str, Any]) -> int:
+    """`deployment.<env>.required_approvals`, else the environment's default (DEFAULT_APPROVALS)."""
+    value = settings.get("required_approvals")
+    return DEFAULT_APPROVALS.get(environment, 0) if value is None else int(value)
 
 
 def merges(environment: str, settings: Mapping[str, Any]) -> bool:

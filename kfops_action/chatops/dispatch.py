@@ -1,6 +1,6 @@
 """The one path from a PR comment to an answer in the PR:
 
-    event -> command -> (acknowledge) -> authorize -> requirements -> handler -> report
+    event -> command -> (acknowledge) -> authorize -> requirements -> head pin -> handler -> report
 
 Every stage that can be pure is (`plan_for_parse`, `plan_for_command` decide what to do without
 any I/O, and `kfc comment` prints those same plans); `dispatch` only gathers the facts the plans
@@ -36,7 +36,8 @@ from .base_config import BaseConfig, parse_base_config
 from .command import COMMANDS, BadArguments, NearMiss, NotACommand, Parsed, ParsedCommand, check_values, parse
 from .event import CommentEvent, Ignored, read_event
 from .ports import CONFUSED, EYES, ROCKET, ConfigSource, GitHubPort
-from .requirements import NotReady, PullState, check, pull_state
+from .head_pin import pin_head
+from .requirements import NotReady, PullState, Ready, check, pull_state
 
 # What became of a comment; `Outcome.exit_code` maps them to the job's exit status.
 IGNORED, NEAR_MISS, BAD_ARGUMENTS, DENIED, HELP, UNAVAILABLE, RUN = (
@@ -313,6 +314,8 @@ def dispatch(event_name: str, payload: Any, *, github: GitHubPort, base_config: 
     assert isinstance(command, ParsedCommand)
 
     readiness = check(command.name, pull)
+    if isinstance(readiness, Ready):
+        readiness = pin_head(command, pull, readiness.head_sha, event.created_at, github, log)
     if isinstance(readiness, NotReady):
         answers.post(replies.not_ready(event.user, command.name, readiness.problem))
         return answers.finish(NOT_READY, command.name, readiness.problem)
@@ -321,6 +324,8 @@ def dispatch(event_name: str, payload: Any, *, github: GitHubPort, base_config: 
                                                     sha=readiness.head_sha),
                                log=lambda m: log(scrubber.scrub(m)), scrub=scrubber.scrub, env=env,
                                summary=lambda: "")  # the entry point logs the request count once, at the end
+    for warning in readiness.warnings:
+        report.warning(warning)
     context = CommandContext(command, event, pull, readiness.head_sha, base, level, report, github, scrubber,
                              log, env)
     try:

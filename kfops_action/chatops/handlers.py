@@ -45,7 +45,10 @@ from ..github import actions_commands
 from ..github.render import Link, Table, cell
 from ..github.statuses import RUN_CONTEXT
 from .dispatch import CommandContext, Handler, Result
+from .deploy_rules import Refusal
+from .provenance import verify_run
 from .runs import RunRecord, report_fields, runs_in, ui_state
+from ..github.followup import handover_workflow
 from .tracking import HANDOVER, FollowPolicy, conclude, follow, open_runs, refresh, remote_from, \
     remote_from_base, show_in
 
@@ -203,6 +206,7 @@ def _follow_to_end(context: CommandContext, workspace: Workspace, remote: KfpRem
     if followed.handover is not None:
         run = replace(run, handed_over=True)
         context.log(f"handing over: {followed.handover}")
+        context.github.switch_workflow(handover_workflow(workspace.env), True)  # the follow-up finishes it
         return _as_result(report_fields(run, followed.status, note=f"{followed.handover} {HANDOVER}"))
     conclude(context.github, run, context.log, react=False)  # the dispatcher reacts on this comment
     sections = _sections(context, workspace, remote, config.pipeline.root)(run)  # the metrics, once
@@ -301,7 +305,8 @@ def _sections(context: CommandContext, workspace: Workspace, remote: KfpRemote,
     return sections_for(remote.connection, base, env=workspace.env, pipeline_root=pipeline_root, log=context.log)
 
 
-def _base_remote(context: CommandContext, workspace: Workspace) -> KfpRemote:
+def base_remote(context: CommandContext, workspace: Workspace) -> KfpRemote:
+    """KFP as the base branch's kfops.yaml reaches it (/status, /cancel, the deploys)."""
     return remote_from_base(context.base.data, env=workspace.env, base_dir=workspace.root,
                             add_secret=context.add_secret)
 
@@ -329,7 +334,7 @@ def handle_status(context: CommandContext, *, workspace: Workspace) -> Result:
     runs = []
     for status_record, run in found:
         if run.open:
-            remote = remote or _base_remote(context, workspace)
+            remote = remote or base_remote(context, workspace)
             run, _ = refresh(context.github, remote, pr, status_record, run, log=context.log,
                              sections=_sections(context, workspace, remote))
         runs.append(run)
@@ -346,7 +351,9 @@ def handle_status(context: CommandContext, *, workspace: Workspace) -> Result:
 
 def handle_cancel(context: CommandContext, *, workspace: Workspace) -> Result:
     """Terminate this PR's active run (all of them, should there be several; or `--run-id`, which
-    must be one of this PR's): KFP's terminate, then the run's own report says who canceled it."""
+    must be one of this PR's): KFP's terminate, then the run's own report says who canceled it.
+    A record only names the run: KFP must confirm it is this PR's (provenance.verify_run) before
+    it is terminated, since a status comment "by the action" may come from any workflow."""
     pr, wanted, github = context.pull.number, context.command.run_id, context.github
     if wanted is not None:
         found = [(s, r) for s, r in runs_in(github.status_comments(pr)) if r.run_id == wanted]
@@ -361,9 +368,14 @@ def handle_cancel(context: CommandContext, *, workspace: Workspace) -> Result:
         targets = open_runs(github, pr)
         if not targets:
             return Result.of("skipped", summary="Nothing to cancel: no run of this pull request is running.")
-    remote = _base_remote(context, workspace)
-    canceled = []
+    remote = base_remote(context, workspace)
+    canceled: list[RunRecord] = []
+    refused: list[str] = []  # why a record's run was left alone
     for status_record, run in targets:
+        verified = verify_run(remote, run, pr=pr, succeeded=False)
+        if isinstance(verified, Refusal):
+            refused.append(verified.reason)
+            continue
         remote.terminate_run(run.run_id)
         status = remote.get_run(run.run_id)
         run = run.with_status(status)
@@ -373,6 +385,9 @@ def handle_cancel(context: CommandContext, *, workspace: Workspace) -> Result:
         show_in(github, pr, status_record, run, status)
         conclude(github, run, context.log)
         canceled.append(run)
+    not_canceled = " ".join(f"Not canceled: {reason}" for reason in refused)
+    if not canceled:
+        return Result.of("refused", summary=not_canceled)
     names = ", ".join(cell(Link(r.run_name or r.run_id, r.run_url)) for r in canceled)
-    return Result.of("succeeded", table=_runs_table(canceled),
-                     summary=f"Asked Kubeflow to terminate {names}; each run's own report here says so.")
+    summary = f"Asked Kubeflow to terminate {names}; each run's own report here says so."
+    return Result.of("succeeded", table=_runs_table(canceled), summary=" ".join(filter(None, [summary, not_canceled])))

@@ -7,7 +7,7 @@ and rate-limit rules), and nothing here knows about HTTP.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 if TYPE_CHECKING:
@@ -42,6 +42,11 @@ class GitHubPort(Protocol):
         """The pull request as GET /repos/{owner}/{repo}/pulls/{number} returns it."""
         ...
 
+    def branch_activity(self, branch: str) -> Iterable[Mapping[str, Any]]:
+        """What GitHub recorded on one of the repository's branches (pushes, force pushes,
+        creation), newest first, as GET /repos/{owner}/{repo}/activity lists it."""
+        ...
+
     def is_team_member(self, org: str, team: str, user: str) -> bool:
         """Whether the user is an active member of the org's team (team slug)."""
         ...
@@ -63,6 +68,11 @@ class GitHubPort(Protocol):
     def set_status(self, sha: str, *, context: str, state: str, description: str | None = None,
                    target_url: str | None = None) -> None:
         """A commit status on `sha` (the pinned head), e.g. kfops/run pending/success/failure."""
+        ...
+
+    def switch_workflow(self, workflow: str, enabled: bool) -> bool:
+        """Switch a workflow of the repository on or off (the follow-up's schedule); False when
+        GitHub refused (the caller goes on: switching is best effort)."""
         ...
 
 

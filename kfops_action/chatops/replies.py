@@ -63,6 +63,9 @@ def _option_help(spec: CommandSpec) -> str:
                      "run, e.g. `--set pipeline.parameters.epochs=5`; quote values with spaces.")
     if "--run-id" in spec.options:
         lines.append("- `--run-id ID`: the pipeline run to use (default: the latest of this PR).")
+    if "--sha" in spec.options:
+        lines.append("- `--sha COMMIT`: the commit you mean (7 or more hex characters); refused unless it is "
+                     "the PR's head.")
     if "--force" in spec.options:
         lines.append("- `--force`: deploy even when a check would refuse it.")
     if "--dry-run" in spec.options:

@@ -1,8 +1,9 @@
 """The state a pull request must be in for a command to run, checked after authorization.
 
 The head SHA is pinned here, once, when the command arrives: everything after (the build, the run,
-the report) refers to that commit, and a handler refuses to work on anything else. The deploy
-issues add their own gates (mergeable, trained on this SHA, head not newer than the comment).
+the report) refers to that commit, and a handler refuses to work on anything else. head_pin.py
+checks that it is still the commit the comment saw; the deploys add their own gates (mergeable,
+trained on this SHA).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ def _text(data: Mapping[str, Any], key: str) -> str | None:
 @dataclass(frozen=True)
 class Ready:
     head_sha: str
+    warnings: tuple[str, ...] = ()    # for the command's report (e.g. the pin could not be checked)
 
 
 @dataclass(frozen=True)

@@ -223,6 +223,16 @@ class Sweep:
         return text + (f", {len(self.errors)} error(s)" if self.errors else "")
 
 
+def _pulls_to_sweep(github: Any, closed_days: float) -> list[dict[str, Any]]:
+    since = (_now() - timedelta(days=closed_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return github.pulls(state="open") + (github.pulls(state="closed", since=since) if closed_days > 0 else [])
+
+
+def count_open_runs(github: Any, closed_days: float = CLOSED_DAYS) -> int:
+    """How many handed-over runs wait for a report, on the pull requests a sweep looks at."""
+    return sum(len(open_runs(github, int(issue["number"]))) for issue in _pulls_to_sweep(github, closed_days))
+
+
 def finish_open_runs(github: Any, *, base_config: ConfigSource, config_path: str, env: Mapping[str, str],
                      base_dir: Path, add_secret: Callable[[str], None], log: Callable[[str], None],
                      closed_days: float = CLOSED_DAYS) -> Sweep:
@@ -236,9 +246,7 @@ def finish_open_runs(github: Any, *, base_config: ConfigSource, config_path: str
 
     sweep = Sweep()
     remotes: dict[str, tuple[KfpRemote, Callable[[RunRecord], list[str]]]] = {}
-    since = (_now() - timedelta(days=closed_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    pulls = github.pulls(state="open") + (github.pulls(state="closed", since=since) if closed_days > 0 else [])
-    for issue in pulls:
+    for issue in _pulls_to_sweep(github, closed_days):
         sweep.pulls += 1
         number = int(issue["number"])
         try:

@@ -1,9 +1,9 @@
 """The GitHub side of one repository, as the dispatcher uses it.
 
 `GitHubRepo` is the one object the Action builds (`GitHubRepo.from_env()`): it satisfies the
-dispatcher's narrow `GitHubPort` (get_permission, get_pull, is_team_member, add_reaction,
-post_comment) and offers the rest (status comments, labels, statuses, deployments, merge)
-as thin methods over the modules that implement them. Every body it posts is scrubbed.
+dispatcher's narrow `GitHubPort` (get_permission, get_pull, branch_activity, is_team_member,
+add_reaction, post_comment) and offers the rest (status comments, labels, statuses, deployments,
+merge) as thin methods over the modules that implement them. Every body it posts is scrubbed.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import base64
 import os
 import secrets
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -192,6 +192,16 @@ class GitHubRepo:
         basehead = quote(f"{base}...{head}", safe="/")
         return dict(self.client.get(f"{self.repo.path}/compare/{basehead}", {"per_page": 1}))
 
+    def branch_activity(self, branch: str, *, per_page: int = 10) -> Iterator[dict[str, Any]]:
+        """Pushes, force pushes, creation... of a branch of this repository, newest first, as
+        GitHub recorded them (GET /activity: `before`, `after`, `timestamp`, `actor`). The
+        timestamps are GitHub's own, unlike commit dates, which the author writes. Lazy: a caller
+        that stops early reads one page; later pages follow the cursor in `Link`."""
+        params = {"ref": f"refs/heads/{branch}", "direction": "desc"}
+        for item in self.client.paginate(f"{self.repo.path}/activity", params, per_page=per_page, max_pages=10):
+            if isinstance(item, Mapping):
+                yield dict(item)
+
     def reviews(self, number: int) -> list[dict[str, Any]]:
         """The pull request's reviews, oldest first (state, user, commit_id)."""
         return [dict(item) for item in self.client.paginate(f"{self.repo.path}/pulls/{number}/reviews")
@@ -208,6 +218,12 @@ class GitHubRepo:
         return statuses.create_deployment(self.client, self.repo, sha=sha, environment=environment,
                                           description=self._clean(description), production=production,
                                           payload=payload, key=key)
+
+    def switch_workflow(self, workflow: str, enabled: bool) -> bool:
+        """Switch a workflow of this repository on or off (followup.py); False when refused."""
+        from .followup import set_enabled
+
+        return set_enabled(self.client, self.repo, workflow, enabled, self.log)
 
     def set_deployment_status(self, deployment_id: int, *, state: str, environment_url: str | None = None,
                               log_url: str | None = None, description: str | None = None) -> None:

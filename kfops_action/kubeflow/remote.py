@@ -62,6 +62,16 @@ class RunRef:
 
 
 @dataclass(frozen=True)
+class ExperimentRef:
+    """An experiment as KFP holds it; `namespace` is the profile namespace its runs live in
+    (None on single-user KFP)."""
+
+    experiment_id: str
+    display_name: str
+    namespace: str | None
+
+
+@dataclass(frozen=True)
 class TaskState:
     """One task of a run. `outputs`: (output name, artifact ids) as the v2beta1 API lists them;
     the artifacts' URIs and metric values are in ML Metadata, which this REST API does not expose."""
@@ -82,6 +92,11 @@ class RunStatus:
     created_at: datetime | None
     finished_at: datetime | None
     tasks: tuple[TaskState, ...] = ()
+    # Where the run comes from, as KFP records it (what /deploy and /cancel check it against).
+    display_name: str | None = None
+    experiment_id: str | None = None
+    pipeline_id: str | None = None
+    pipeline_version_id: str | None = None
 
     TERMINAL: ClassVar[frozenset[str]] = frozenset(
         {"SUCCEEDED", "SKIPPED", "FAILED", "CANCELED", "CANCELING"})
@@ -206,7 +221,26 @@ class KfpRemote:
             return existing, False  # uploaded concurrently by another build
         return self._require(uploaded.pipeline_version_id, "pipeline_version_id", path), True
 
+    def get_pipeline_version(self, pipeline_id: str, version_id: str) -> PipelineVersionRef:
+        """A stored version and its pipeline's name, read back by id (`created` is False)."""
+        path = f"{API}/pipelines/{pipeline_id}"
+        pipeline = self._call(f"read pipeline {pipeline_id}", path,
+                              self._api().pipelines.pipeline_service_get_pipeline, pipeline_id)
+        version = self._call(f"read version {version_id} of pipeline {pipeline_id}",
+                             f"{path}/versions/{version_id}",
+                             self._api().pipelines.pipeline_service_get_pipeline_version,
+                             pipeline_id, version_id)
+        return PipelineVersionRef(pipeline_id, version_id, pipeline.name or pipeline.display_name or "",
+                                  version.name or version.display_name or "", created=False)
+
     # -- experiments -----------------------------------------------------------------------
+
+    def get_experiment(self, experiment_id: str) -> ExperimentRef:
+        path = f"{API}/experiments/{experiment_id}"
+        found = self._call(f"read experiment {experiment_id}", path,
+                           self._api().experiments.experiment_service_get_experiment, experiment_id)
+        return ExperimentRef(self._require(found.experiment_id, "experiment_id", path),
+                             found.display_name or "", found.namespace or None)
 
     def ensure_experiment(self, name: str) -> str:
         """Get or create experiment `name` in the connection's namespace; return its id."""
@@ -391,9 +425,14 @@ def _to_status(run: Any, run_id: str) -> RunStatus:
                   outputs=tuple(sorted((str(name), tuple(str(i) for i in (lst.artifact_ids or [])))
                                        for name, lst in (t.outputs or {}).items() if lst is not None)))
         for t in details or [])
+    reference = run.pipeline_version_reference
     return RunStatus(run_id=run_id, state=run.state or "RUNTIME_STATE_UNSPECIFIED",
                      error=_message_of(run.error), created_at=_real_time(run.created_at),
-                     finished_at=_real_time(run.finished_at), tasks=tasks)
+                     finished_at=_real_time(run.finished_at), tasks=tasks,
+                     display_name=run.display_name or None, experiment_id=run.experiment_id or None,
+                     pipeline_id=(reference.pipeline_id if reference else None) or None,
+                     pipeline_version_id=(reference.pipeline_version_id if reference else None)
+                     or run.pipeline_version_id or None)
 
 
 def _message_of(status: Any) -> str | None:

@@ -126,7 +126,11 @@ class Act:
                    "--container-options", binds, "--no-cache-server", "--defaultbranch", "main",
                    "-a", actor, "--secret-file", str(secret_file), "--var-file", str(var_file),
                    *self.local_repositories(workflow.read_text(encoding="utf-8"))]
-        for key, value in {**self.env, **{k: str(v) for k, v in self.shared.items()}}.items():
+        # An empty tool cache in every job, as on a GitHub-hosted runner: act's own tool cache is
+        # a volume shared by all its jobs, which would keep the python runtime's environment
+        # between jobs without actions/cache (its /tmp is the job container's own).
+        fresh = {"RUNNER_TOOL_CACHE": "/tmp/hostedtoolcache"}
+        for key, value in {**fresh, **self.env, **{k: str(v) for k, v in self.shared.items()}}.items():
             command += ["--env", f"{key}={value}"]
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("GITHUB_", "INPUT_", "KF_PIPELINES", "RUNNER_", "ACT"))}

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from typing import Any
 from kfops_action.chatops.dispatch import Outcome, dispatch
 from kfops_action.chatops.handlers import Workspace, command_handlers
 from kfops_action.chatops.tracking import FollowPolicy
+from kfops_action.github.render import state_marker
 from kfops_action.github.status_comment import parse_header
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,13 +105,26 @@ class PullRequest:
                               sleep=self.clock.sleep)
         return dataclasses.replace(workspace, **changes)
 
-    def comment(self, body: str, user: str = "alice", **workspace: Any) -> Outcome:
+    def comment(self, body: str, user: str = "alice", *, before_job: Callable[[], None] | None = None,
+                **workspace: Any) -> Outcome:
+        """`before_job` happens between the comment and the job that answers it (a push while the
+        job waits in the queue)."""
         comment_id = self.fake.add_comment(NUMBER, body, user=user)
         self.last_comment = comment_id
+        if before_job is not None:
+            before_job()
         return dispatch("issue_comment", self.payload(comment_id, body, user), github=self.repo,
                         base_config=lambda ref: self.repo.get_file_text("kfops.yaml", ref),
                         handlers=command_handlers(self.workspace(**workspace)), scrubber=self.repo.scrubber,
                         env={"GITHUB_STEP_SUMMARY": str(self.summary)}, log=self.logs.append)
+
+    def post_state(self, state: Mapping[str, Any], on: int = NUMBER) -> None:
+        """A status comment holding `state`, written as the action's identity (github-actions[bot]),
+        as the action writes its records, and as any workflow of the repository holding
+        GITHUB_TOKEN can (tests/test_security_state.py)."""
+        key = str(state.get("key") or 900000 + len(self.fake.comments))
+        self.fake.add_comment(on, f"<!-- kfops --><!-- kfops:status key={key} part=1/1 -->\n{state_marker(state)}",
+                              user=self.fake.bot_login, user_type="Bot")
 
     # -- what the PR shows ------------------------------------------------------------------------
 

@@ -10,7 +10,9 @@ response against that description), and its behaviour follows GitHub's documente
 - labels: created on demand, issue labels, filtering issues by label;
 - pull requests: head SHA, `PUT .../merge` with `sha=` (409 "Head branch was modified" when it
   moved), merge methods the repository allows (405 otherwise), close; reviews; compare of the base
-  branch with a pull request's head (`behind_by`, set per pull request);
+  branch with a pull request's head (`behind_by`, set per pull request); a head in a fork (`fork`);
+- the repository's activity log (GET /activity): the creation of each pull request's branch and
+  every `push`, with the fake's clock as their time, newest first, cursor-paginated as GitHub does;
 - commit statuses, deployments and deployment statuses; collaborator permissions; team
   memberships; the rate-limit headers, counting down from GITHUB_TOKEN's 1,000 an hour.
 
@@ -99,6 +101,7 @@ class PullRequest:
     is_pull: bool = True
     behind_by: int = 0          # commits on the base branch the head does not have (compare)
     reviews: list[dict[str, Any]] = field(default_factory=list)
+    fork: str | None = None     # "owner/name" of the fork the head is in; None: this repository
 
 
 class FakeGitHub:
@@ -167,6 +170,10 @@ class FakeGitHub:
             self.deployments: dict[int, dict[str, Any]] = {}
             self.deployment_statuses: dict[int, list[dict[str, Any]]] = {}
             self.files: dict[tuple[str, str], str] = {}   # (ref, path) -> text
+            self.activities: list[dict[str, Any]] = []   # the activity log, oldest first
+            self.activity_api = True   # False: GET /activity answers 404 (an older GitHub Enterprise Server)
+            self.workflows: dict[str, bool] = {}   # workflow file -> enabled, as switched by the action
+            self.workflows_forbidden = False       # a token without `actions: write`: 403
             self.requests: list[Recorded] = []
             self.faults: list[Fault] = []
             self.rate_remaining = RATE_LIMIT
@@ -179,12 +186,19 @@ class FakeGitHub:
 
     def add_pull(self, number: int, *, head_sha: str, title: str = "Improve the model", user: str = "alice",
                  state: str = "open", mergeable: bool | None = True, labels: list[str] | None = None,
-                 body: str | None = None) -> PullRequest:
+                 body: str | None = None, fork: str | None = None, is_pull: bool = True,
+                 head_ref: str | None = None) -> PullRequest:
+        """A pull request; its branch (`feature`, or `feature-<number>` when another pull request
+        has that one) is created in the activity log just before, unless it is in a fork (`fork`:
+        "owner/name"), whose pushes this repository's log does not show."""
         with self._lock:
             self._user(user)
-            now = self._now()
-            pull = PullRequest(number, title, head_sha, user, state=state, mergeable=mergeable,
-                               labels=list(labels or []), body=body, created=now, updated=now)
+            taken = {p.head_ref for p in self.pulls.values() if p.is_pull and not p.fork and p.number != number}
+            head_ref = head_ref or ("feature" if "feature" not in taken else f"feature-{number}")
+            pull = PullRequest(number, title, head_sha, user, head_ref=head_ref, state=state, mergeable=mergeable,
+                               labels=list(labels or []), body=body, fork=fork, is_pull=is_pull)
+            self._activity(pull, "0" * 40, head_sha, "branch_creation")
+            pull.created = pull.updated = self._now()
             for name in pull.labels:
                 self._label(name)
             self.pulls[number] = pull
@@ -192,9 +206,7 @@ class FakeGitHub:
 
     def add_issue(self, number: int, *, title: str = "An issue", user: str = "alice",
                   labels: list[str] | None = None) -> PullRequest:
-        pull = self.add_pull(number, head_sha="0" * 40, title=title, user=user, labels=labels)
-        pull.is_pull = False
-        return pull
+        return self.add_pull(number, head_sha="0" * 40, title=title, user=user, labels=labels, is_pull=False)
 
     def add_comment(self, issue: int, body: str, *, user: str = "alice", user_type: str = "User") -> int:
         with self._lock:
@@ -215,10 +227,19 @@ class FakeGitHub:
         with self._lock:
             self.teams.setdefault((org.lower(), team.lower()), set()).add(login.lower())
 
-    def push(self, number: int, sha: str) -> None:
-        """The PR author pushes: the head moves."""
+    def push(self, number: int, sha: str, *, force: bool = False) -> None:
+        """The PR author pushes: the head moves, and the activity log records it now."""
         with self._lock:
-            self.pulls[number].head_sha = sha
+            pull = self.pulls[number]
+            self._activity(pull, pull.head_sha, sha, "force_push" if force else "push")
+            pull.head_sha = sha
+
+    def _activity(self, pull: PullRequest, before: str, after: str, kind: str) -> None:
+        if pull.fork is None and pull.is_pull:
+            self._user(pull.user)
+            self.activities.append({"id": next(self._ids), "before": before, "after": after,
+                                    "ref": f"refs/heads/{pull.head_ref}", "timestamp": self._now(),
+                                    "activity_type": kind, "actor": pull.user})
 
     def add_review(self, number: int, user: str, state: str = "APPROVED", *, commit_id: str | None = None) -> None:
         """A review of the pull request (APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED), of
@@ -381,8 +402,7 @@ class FakeGitHub:
             "review_comment_url": f"{self.repo_api}/pulls/comments{{/number}}",
             "comments_url": f"{self.repo_api}/issues/{n}/comments",
             "statuses_url": f"{self.repo_api}/statuses/{pull.head_sha}",
-            "head": {"label": f"{self.owner}:{pull.head_ref}", "ref": pull.head_ref, "sha": pull.head_sha,
-                     "user": self.user_json(self.owner), "repo": repo},
+            "head": self._head_json(pull, repo),
             "base": {"label": f"{self.owner}:{pull.base_ref}", "ref": pull.base_ref, "sha": "b" * 40,
                      "user": self.user_json(self.owner), "repo": repo},
             "_links": {"self": link(base), "html": link(html), "issue": link(f"{self.repo_api}/issues/{n}"),
@@ -397,6 +417,19 @@ class FakeGitHub:
             "review_comments": 0, "maintainer_can_modify": False, "commits": 1, "additions": 1,
             "deletions": 0, "changed_files": 1,
         }
+
+    def _head_json(self, pull: PullRequest, repo: dict[str, Any]) -> dict[str, Any]:
+        owner = self.owner
+        if pull.fork is not None:
+            owner, name = pull.fork.split("/", 1)
+            self._user(owner)
+            repo = {**repo, "id": repo["id"] + 1, "node_id": f"{repo['node_id']}F", "name": name,
+                    "full_name": pull.fork, "owner": self.user_json(owner), "fork": True}
+        return {"label": f"{owner}:{pull.head_ref}", "ref": pull.head_ref, "sha": pull.head_sha,
+                "user": self.user_json(owner), "repo": repo}
+
+    def activity_json(self, activity: dict[str, Any]) -> dict[str, Any]:
+        return {**activity, "node_id": f"AC_{activity['id']}", "actor": self.user_json(activity["actor"])}
 
     def commit_json(self, sha: str, message: str = "a commit") -> dict[str, Any]:
         url = f"{self.repo_api}/commits/{sha}"
@@ -708,6 +741,40 @@ class _Handler(BaseHTTPRequestHandler):
         pull = self._pull(number)
         return self._page([self.github.review_json(pull, r) for r in pull.reviews], query)
 
+    def _workflow_switch_put(self, workflow: str, action: str, **_: Any) -> _Reply:
+        """PUT .../actions/workflows/{file}/enable|disable: 204, no body (403 without `actions: write`)."""
+        gh = self.github
+        if gh.workflows_forbidden:
+            raise _error(403, "Resource not accessible by integration")
+        with gh._lock:
+            gh.workflows[workflow] = action == "enable"
+        return _Reply(204, None)
+
+    def _activity_get(self, query: dict[str, list[str]], **_: Any) -> _Reply:
+        """Newest first unless `direction=asc`; `ref` as `refs/heads/X` or `X`; pages follow a
+        cursor (`after=`) in `Link`, as GitHub's do (this list has no `page`)."""
+        gh = self.github
+        if not gh.activity_api:
+            raise _error(404, "Not Found")
+        ref = (query.get("ref") or [None])[0]
+        kind = (query.get("activity_type") or [None])[0]
+        if ref is not None and not ref.startswith("refs/"):
+            ref = f"refs/heads/{ref}"
+        items = [a for a in gh.activities if (ref is None or a["ref"] == ref)
+                 and (kind is None or a["activity_type"] == kind)]
+        if (query.get("direction") or ["desc"])[0] != "asc":
+            items.reverse()
+        per_page = max(1, min(100, int((query.get("per_page") or ["30"])[0])))
+        cursor = (query.get("after") or [None])[0]
+        start = int(base64.urlsafe_b64decode(cursor).decode()) if cursor else 0
+        headers = {}
+        if start + per_page < len(items):
+            params = {k: v[0] for k, v in query.items() if k != "after"}
+            params["after"] = base64.urlsafe_b64encode(str(start + per_page).encode()).decode()
+            link = "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items())
+            headers["Link"] = f'<{gh.repo_api}/activity?{link}>; rel="next"'
+        return _Reply(200, [gh.activity_json(a) for a in items[start:start + per_page]], headers)
+
     def _compare_get(self, basehead: str, query: dict[str, list[str]], **_: Any) -> _Reply:
         """Only what kfops asks: `<base branch>...<pull request head sha>`."""
         gh = self.github
@@ -955,6 +1022,7 @@ _ROUTES: list[tuple[str, str]] = [
     (r"/pulls/(\d+)/merge", "merge"),
     (r"/pulls/(\d+)/reviews", "reviews"),
     (r"/compare/(.+)", "compare"),
+    (r"/activity", "activity"),
     (r"/issues", "issues"),
     (r"/issues/(\d+)/comments", "comments"),
     (r"/issues/comments/(\d+)", "comment"),
@@ -967,6 +1035,7 @@ _ROUTES: list[tuple[str, str]] = [
     (r"/commits/([^/]+)/statuses", "commit_statuses"),
     (r"/deployments", "deployments"),
     (r"/deployments/(\d+)/statuses", "deployment_statuses"),
+    (r"/actions/workflows/([^/]+)/(enable|disable)", "workflow_switch"),
 ]
 
 

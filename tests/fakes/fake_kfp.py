@@ -216,6 +216,7 @@ class _Run:
     step: int = 0
     created_at: str = field(default_factory=lambda: _now())
     finished_at: str | None = None
+    outputs: dict[str, dict[str, list[str]]] | None = None  # this run's, instead of task_outputs
 
     @property
     def state(self) -> str:
@@ -241,7 +242,7 @@ class FakeKfp:
       redirect_to_login()  answer 302 to an HTML login page, as an auth proxy does
       tamper(fn, action)  pass the next JSON answer (of that route) through fn
       legacy_routes     answer the by-name pipeline route with a plain 404 (a KFP without it)
-      add_pipeline(), add_experiment()  seed objects made by someone else
+      add_pipeline(), add_experiment(), add_run()  seed objects made by someone else
     """
 
     def __init__(self, *, token: str | None = None, cookie: str | None = None,
@@ -342,6 +343,29 @@ class FakeKfp:
     def add_experiment(self, name: str, *, namespace: str | None = None) -> dict[str, Any]:
         with self._lock:
             return self._add_experiment(name, namespace)
+
+    def add_run(self, display_name: str, *, pipeline: str, version: str, experiment: str = "Default",
+                namespace: str | None = None, states: tuple[str, ...] = ("SUCCEEDED",),
+                outputs: dict[str, dict[str, list[str]]] | None = None,
+                run_id: str | None = None) -> str:
+        """Seed a run started earlier (by kfops for some pull request, or by hand) of version
+        `version` of `pipeline` in `experiment`, each created when missing; `outputs` are this
+        run's task outputs ({task: {output: [artifact ids]}}). Returns the run id."""
+        with self._lock:
+            found = [p for p in self.pipelines.values() if p["name"] == pipeline]
+            owner = found[0] if found else self._add_pipeline(pipeline, None, None, namespace)
+            versions = [v for v in self.versions_of(owner["pipeline_id"]) if v["name"] == version]
+            stored = versions[0] if versions else self._add_version(owner["pipeline_id"], version, None,
+                                                                    None, {}, b"")
+            experiments = [e for e in self.experiments.values()
+                           if e["display_name"] == experiment and e.get("namespace") == namespace]
+            home = experiments[0] if experiments else self._add_experiment(experiment, namespace)
+            run_id = run_id or self._new_id("run")
+            body = {"display_name": display_name, "run_id": run_id, "experiment_id": home["experiment_id"],
+                    "pipeline_version_reference": {"pipeline_id": owner["pipeline_id"],
+                                                   "pipeline_version_id": stored["pipeline_version_id"]}}
+            self.runs[run_id] = _Run(body, list(states), None, list(outputs or self.tasks), outputs=outputs)
+            return run_id
 
     # queries for assertions
 
@@ -686,9 +710,9 @@ class FakeKfp:
                 task["end_time"] = run.finished_at or _now()
             if error:
                 task["error"] = {"code": 2, "message": error, "details": []}
-            if state == "SUCCEEDED" and name in self.task_outputs:
-                task["outputs"] = {out: {"artifact_ids": list(ids)}
-                                   for out, ids in self.task_outputs[name].items()}
+            outputs = run.outputs if run.outputs is not None else self.task_outputs
+            if state == "SUCCEEDED" and name in outputs:
+                task["outputs"] = {out: {"artifact_ids": list(ids)} for out, ids in outputs[name].items()}
             details.append(task)
         return details
 

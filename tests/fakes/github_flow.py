@@ -1,6 +1,7 @@
 """A model of the GitHub calls of one `/build_run` (the real dispatcher's are measured by
 benchmarks/bench_action.py through tests/fakes/action_flow.py: it also reads kfops.yaml on the base
-branch and lists the PR's status comments, and sends the pending status after the run started).
+branch, the activity log of the PR's branch (the head when the comment was written) and the PR's
+status comments, and sends the pending status after the run started).
 
 Used by tests/test_github_flow.py and benchmarks/bench_github.py to count requests per command.
 Up to the run's start (target: at most 6):
