@@ -36,10 +36,7 @@ _taken: dict[str, dict[str, Any]] = {}
 def take(path: str | Path, *, add_secret: Callable[[str], None] | None = None) -> None:
     """Read the action's own kubeconfig file into memory, register its secrets, and delete it.
     Later `api_client(path)` calls are served from memory."""
-    data = read_kubeconfig(path)
-    if add_secret is not None:
-        for secret in kubeconfig_secrets(data):
-            add_secret(secret)
+    data = _registered(read_kubeconfig(path), add_secret)
     _taken[str(path)] = data
     Path(path).unlink(missing_ok=True)
 
@@ -84,13 +81,18 @@ def api_client(path: str | Path, *, context: str | None = None,
 
     if str(path) in _taken:
         return config.new_client_from_config_dict(_taken[str(path)], context=context)
-    data = read_kubeconfig(path)
-    if add_secret is not None:
-        for secret in kubeconfig_secrets(data):
-            add_secret(secret)
+    _registered(read_kubeconfig(path), add_secret)
     # The client reads the file again (cheap): relative certificate paths then resolve from its
     # folder, and everything else behaves exactly as the kubernetes client always has.
     return config.new_client_from_config(config_file=str(path), context=context)
+
+
+def _registered(data: dict[str, Any], add_secret: Callable[[str], None] | None) -> dict[str, Any]:
+    """`data`, its credentials handed to `add_secret` first."""
+    if add_secret is not None:
+        for secret in kubeconfig_secrets(data):
+            add_secret(secret)
+    return data
 
 
 def _items(node: Any) -> Iterator[tuple[str, Any]]:

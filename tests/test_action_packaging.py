@@ -2,9 +2,10 @@
 
 Linters, run here so that a broken file fails the suite: check-jsonschema (GitHub's action and
 workflow schemas, vendored in the tool), actionlint (with shellcheck on every `run:`), hadolint,
-zizmor (workflow security, offline). The image cannot be built here (no Docker engine): what is
-checked is its Dockerfile (hadolint and its shape) and that the lock it installs installs, into
-a fresh virtual environment, into exactly itself.
+zizmor (workflow security, offline). The image itself is built and run by the end-to-end tests
+and the release's dry run (tests/test_action_e2e.py, tests/test_release.py); here: its Dockerfile
+(hadolint and its shape) and that the lock it installs installs, into a fresh virtual
+environment, into exactly itself.
 """
 
 from __future__ import annotations

@@ -42,13 +42,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, KfopsError
 from ..github import actions_commands
+from ..github.followup import handover_workflow
 from ..github.render import Link, Table, cell
 from ..github.statuses import RUN_CONTEXT
 from .dispatch import CommandContext, Handler, Result
 from .deploy_rules import Refusal
 from .provenance import verify_run
 from .runs import RunRecord, report_fields, runs_in, ui_state
-from ..github.followup import handover_workflow
 from .tracking import HANDOVER, FollowPolicy, conclude, follow, open_runs, refresh, remote_from, \
     remote_from_base, show_in
 

@@ -1,13 +1,15 @@
-"""Shared by the packaging and end-to-end tests (one install per test process): the action as a
-workflow downloads it, and its `runtime: python` environment installed from the pinned lock by
-the action's own installer (scripts/install-action-python.py) into the tool cache act's jobs use,
-so that the jobs find it ready, as a self-hosted runner with a kept tool cache would."""
+"""Shared by the packaging and end-to-end tests (one of each per test process): the action as a
+workflow downloads it, the action as a release publishes it (its image pinned by digest), and its
+`runtime: python` environment installed on this machine from the pinned lock by the action's own
+installer (scripts/install-action-python.py), for the packaging tests that inspect it. The
+end-to-end jobs install their own, in their containers."""
 
 from __future__ import annotations
 
 import atexit
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -38,8 +40,6 @@ def pinned_action_dir(image: str) -> Path:
     """The action as a release publishes it: its files with `image` pinned into action.yml by the
     release's own script (scripts/release.py pin-image), exported once per test process."""
     if "pinned" not in _state:
-        import sys
-
         target = export_action(_scratch() / "kfops-action-release")
         script = target / "scripts" / "release.py"
         done = subprocess.run([sys.executable, str(script), "pin-image", str(target / "action.yml"), image],
@@ -51,14 +51,14 @@ def pinned_action_dir(image: str) -> Path:
 
 
 def act_cache_home() -> Path:
-    """XDG_CACHE_HOME for act: its workspaces and tool cache (RUNNER_TOOL_CACHE = <this>/act/tool_cache)."""
+    """XDG_CACHE_HOME for act (its own state) and the folder the tests keep their stores in."""
     path = _scratch() / "xdg-cache"
     path.mkdir(exist_ok=True)
     return path
 
 
 def runner_python() -> str:
-    """The Python the action's `runtime: python` finds on PATH in a job act runs here."""
+    """This machine's python3, which the installer runs with."""
     found = shutil.which("python3")
     if found is None:
         raise InstallFailed("no python3 on PATH")
@@ -69,7 +69,7 @@ def python_runtime() -> Path:
     """The `bin` folder of the action's python-runtime environment (installed on first use)."""
     if "bin" not in _state:
         script = action_dir() / "scripts" / "install-action-python.py"
-        tool_cache = act_cache_home() / "act" / "tool_cache"
+        tool_cache = _scratch() / "tool_cache"
         done = subprocess.run([runner_python(), str(script), str(tool_cache)], capture_output=True, text=True,
                               timeout=900)
         if done.returncode != 0:
