@@ -212,3 +212,34 @@ def test_a_pipeline_that_exits_is_an_error_not_a_success(tmp_path: Path) -> None
     with pytest.raises(PipelineError) as caught:
         compile_isolated(file, "p", tmp_path / "out.yaml")
     assert "exit code 3" in caught.value.what and "bye" in str(caught.value)
+
+
+class _Quiet:
+    def progress(self, message: str) -> None:
+        pass
+
+    def warning(self, message: str) -> None:
+        pass
+
+
+def test_only_a_local_run_compiles_in_process(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every compile goes through the credential-less child, except `kfc build-run --local`, where
+    kfp.local then runs the pipeline's components in kfc's own process and environment anyway."""
+    from kfops_action.config.loader import load_config
+    from kfops_action.handlers import build
+    from kfops_action.handlers.pipeline import execute
+
+    isolated: list[Path] = []
+    real = build.compile_isolated
+
+    def spy(file: Path, *args: Any, **kwargs: Any) -> Any:
+        isolated.append(file)
+        return real(file, *args, **kwargs)
+
+    monkeypatch.setattr(build, "compile_isolated", spy)
+    config = load_config(project / "kfops.yaml")
+    execute("build_run", config, remote=None, reporter=_Quiet())          # the dry run of /build_run
+    execute("build", config, remote=None, reporter=_Quiet(), local=True)  # nothing runs locally
+    assert len(isolated) == 2
+    outcome = execute("build_run", config, remote=None, reporter=_Quiet(), local=True)
+    assert len(isolated) == 2 and outcome.local is not None and len(outcome.local.tasks) == 3

@@ -31,16 +31,23 @@ class Built:
 
 
 def compile_from_config(config: Config, package_file: Path | None = None, *,
-                        timeout: float = DEFAULT_TIMEOUT) -> PipelinePackage:
+                        timeout: float = DEFAULT_TIMEOUT, isolated: bool = True) -> PipelinePackage:
     """Compile the configured pipeline function, or read a prebuilt package given with --package.
 
-    Always in a child process without credentials (pipeline/isolated.py): under the Action the
-    pipeline file is a pull request's code, and kfc takes the same path so that what passes
-    locally is what the Action does."""
+    In a child process without credentials (pipeline/isolated.py): under the Action the pipeline
+    file is a pull request's code, and kfc build/run take the same path. `isolated=False` only for
+    `--local` runs, where kfp.local then runs the same code's components in this very process and
+    environment: a child would protect nothing there and costs a second kfp import."""
     if package_file is not None:
         return read_package(package_file)
     settings = config.pipeline
-    package = compile_isolated(settings.file, settings.function, settings.package, timeout=timeout)
+    if isolated:
+        package = compile_isolated(settings.file, settings.function, settings.package, timeout=timeout)
+    else:
+        from ..pipeline.package import compile_pipeline
+        from ..pipeline.source import load_pipeline_function
+
+        package = compile_pipeline(load_pipeline_function(settings.file, settings.function), settings.package)
     return package if settings.caching is None else with_caching(package, settings.caching)
 
 
@@ -56,11 +63,11 @@ def build_images(config: Config, commit: Commit, reporter: Reporter) -> list[Bui
 
 
 def prepare(config: Config, reporter: Reporter, *, package_file: Path | None = None,
-            images: bool = True) -> Built:
+            images: bool = True, isolated: bool = True) -> Built:
     """Images (when asked) and the compiled package: everything before talking to Kubeflow."""
     commit = current_commit(config.base_dir)
     built_images = build_images(config, commit, reporter) if images else []
-    package = compile_from_config(config, package_file)
+    package = compile_from_config(config, package_file, isolated=isolated)
     reporter.progress(f"compiled {package.name} -> {package.path} (spec {package.spec_hash})")
     return Built(package, commit, None, built_images)
 

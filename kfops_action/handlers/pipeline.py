@@ -53,7 +53,8 @@ def execute(command: str, config: Config, *, remote: KfpRemote | None, reporter:
         raise ValueError(f"unknown pipeline command {command!r}")
     runs = command != "build"
     built = prepare(config, reporter, package_file=package_file,
-                    images=command != "run" and remote is not None and not local)
+                    images=command != "run" and remote is not None and not local,
+                    isolated=not (local and runs))  # a local run executes this code here anyway
     parameters = run_parameters(config, built) if runs or remote is None else []
     if local and runs:
         from .run import run_locally
