@@ -47,6 +47,7 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("delete", "/repos/{owner}/{repo}/issues/{issue_number}/labels/{name}"),
     ("post", "/repos/{owner}/{repo}/labels"),
     ("get", "/repos/{owner}/{repo}/labels/{name}"),
+    ("delete", "/repos/{owner}/{repo}/labels/{name}"),
     ("get", "/repos/{owner}/{repo}/pulls/{pull_number}"),
     ("patch", "/repos/{owner}/{repo}/pulls/{pull_number}"),
     ("put", "/repos/{owner}/{repo}/pulls/{pull_number}/merge"),
@@ -55,12 +56,16 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("get", "/repos/{owner}/{repo}/activity"),
     ("post", "/repos/{owner}/{repo}/statuses/{sha}"),
     ("get", "/repos/{owner}/{repo}/commits/{ref}/statuses"),
+    ("get", "/repos/{owner}/{repo}/commits/{ref}/check-runs"),
+    ("post", "/repos/{owner}/{repo}/check-runs"),
+    ("patch", "/repos/{owner}/{repo}/check-runs/{check_run_id}"),
     ("get", "/repos/{owner}/{repo}/deployments"),
     ("post", "/repos/{owner}/{repo}/deployments"),
     ("get", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses"),
     ("post", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses"),
     ("put", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/enable"),
     ("put", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/disable"),
+    ("get", "/repos/{owner}/{repo}/actions/runs/{run_id}"),
 )
 
 

@@ -11,10 +11,13 @@ It reads the GitHub Actions environment and hands the event to the dispatcher:
                                            (default 300; 0 hands over at once; INPUT_WAIT=false too)
     INPUT_BOT-LOGIN                        the login the token posts as, when not github-actions[bot]
     INPUT_MERGE-METHOD                     how /deploy merges (merge, squash, rebase; read by the handler)
+    INPUT_STAGE                            `accept` (the workflow's authorize job: authorize and route,
+                                           chatops/queue.py) or `run` (default: carry the command out)
     KUBECONFIG                             the cluster /deploy releases to (the `kubeconfig` input)
 
 Outputs (GITHUB_OUTPUT): command, run-id, run-url, deployed-url, and `result`, all of them and the
-outcome as one JSON object.
+outcome as one JSON object; `job` and `environment`, the accept stage's routing (which job of the
+workflow runs the command: pipeline, deploy, chat, or none).
 
 Events: `issue_comment` runs the command in the comment; `schedule` and `workflow_dispatch` run
 the hand-over sweep: every run the action left open on an open PR is re-read from Kubeflow and
@@ -38,6 +41,7 @@ import dataclasses
 import json
 import os
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -114,6 +118,10 @@ def run(env: Mapping[str, str], *, github: Any = None, base_config: Any = None,
         _log(f"error: {exc}")
         return EXIT_USAGE
     event_name = env.get("GITHUB_EVENT_NAME", "")
+    stage = _stage(env)
+    if stage is None:
+        _log(f"error: input stage must be accept or run, not {_input(env, 'stage')!r}")
+        return EXIT_USAGE
     config_path = _input(env, "config") or "kfops.yaml"
     token = _input(env, "github_token") or _input(env, "token") or env.get("GITHUB_TOKEN") or None
     root = Path(env.get("GITHUB_WORKSPACE") or os.getcwd())
@@ -143,14 +151,32 @@ def run(env: Mapping[str, str], *, github: Any = None, base_config: Any = None,
         if event_name in SWEEP_EVENTS:
             code = _sweep(env, github, base_config, config_path, root, scrubber)
         else:
-            if handlers is None:
+            from .chatops.queue import ACCEPT_STAGE, run_with_queue
+
+            started = time.monotonic()
+
+            def handlers_for(taken_over: bool) -> Mapping[str, Any]:
+                """The job follows runs for `follow-minutes` in all: a command GitHub displaced
+                (run first, queue.py) gets half of what is left, the job's own command the rest."""
+                if handlers is not None:
+                    return handlers
                 from .chatops.handlers import Workspace, command_handlers
 
-                handlers = command_handlers(Workspace(root=root, config_path=config_path, env=dict(env),
-                                                      follow=policy))
-            outcome = dispatch(event_name, payload, github=github, base_config=base_config, handlers=handlers,
-                               config_path=config_path, own_logins=own_logins, scrubber=scrubber, env=env,
-                               log=_log)
+                left = max(0.0, policy.minutes - (time.monotonic() - started) / 60)
+                follow = dataclasses.replace(policy, minutes=left / 2 if taken_over else left)
+                return command_handlers(Workspace(root=root, config_path=config_path, env=dict(env), follow=follow))
+
+            def dispatch_one(event: Any, queued: Any = None, taken_over: bool = False, take_turn: Any = None) -> Any:
+                return dispatch(event_name, event, github=github, base_config=base_config,
+                                handlers=handlers_for(taken_over), config_path=config_path, own_logins=own_logins,
+                                scrubber=scrubber, env=env, log=_log, stage=stage, queued=queued,
+                                take_turn=take_turn)
+
+            if stage == ACCEPT_STAGE:
+                outcome = dispatch_one(payload)
+            else:
+                outcome = run_with_queue(event_name, payload, github=github, own_logins=own_logins,
+                                         dispatch_one=dispatch_one, log=lambda m: _log(scrubber.scrub(m)))
             _log(scrubber.scrub(f"kfops: {outcome.outcome}" + (f" ({outcome.detail})" if outcome.detail else "")))
             code = outcome.exit_code
             write_outputs(outcome, env, scrub=scrubber.scrub)
@@ -162,9 +188,18 @@ def run(env: Mapping[str, str], *, github: Any = None, base_config: Any = None,
     return code
 
 
+def _stage(env: Mapping[str, str]) -> str | None:
+    """The `stage` input: accept (the authorize job) or run (default); None when it is neither."""
+    from .chatops.queue import RUN_STAGE, STAGES
+
+    stage = (_input(env, "stage") or RUN_STAGE).lower()
+    return stage if stage in STAGES else None
+
+
 def action_outputs(outcome: Any) -> dict[str, str]:
     """The action's outputs (action.yml): command, run-id, run-url, deployed-url, and all of it
-    plus the outcome as one JSON object (`result`)."""
+    plus the outcome as one JSON object (`result`); `job` and `environment` route the workflow
+    after its authorize job ("none" when no job is to run: ignored, refused, answered)."""
     report = dict(getattr(outcome, "report", None) or {})
     data = report.get("state_data") or {}
     kind = data.get("kind")
@@ -181,7 +216,8 @@ def action_outputs(outcome: Any) -> dict[str, str]:
     if report.get("errors"):
         result["errors"] = list(report["errors"])
     return {"command": outcome.command or "", "run-id": run_id or "", "run-url": run_url or "",
-            "deployed-url": deployed_url or "",
+            "deployed-url": deployed_url or "", "job": getattr(outcome, "job", "") or "none",
+            "environment": getattr(outcome, "environment", "") or "",
             "result": json.dumps(result, sort_keys=True, separators=(",", ":"), default=str)}
 
 
@@ -252,15 +288,15 @@ would be answered, run `kfc comment "/build_run ..."`.
 def main(argv: list[str] | None = None) -> int:
     """`--help` and `--version` answer without touching GitHub, so that the image and the python
     environment can be checked (the release's dry run runs the image with --help)."""
+    from .closed_stdout import write_stdout  # `kfops-action --help | head -1` ends quietly (141)
+
     args = sys.argv[1:] if argv is None else argv
     if args in (["--help"], ["-h"]):
-        print(USAGE, end="")
-        return EXIT_OK
+        return write_stdout(USAGE)
     if args == ["--version"]:
         from . import __version__
 
-        print(f"kfops-action {__version__}")
-        return EXIT_OK
+        return write_stdout(f"kfops-action {__version__}\n")
     if args:
         print(f"kfops-action takes no arguments (got {' '.join(args)!r})\n\n{USAGE}", end="", file=sys.stderr)
         return EXIT_USAGE

@@ -5,6 +5,9 @@ kubernetes or jsonschema. Each command imports what it uses when it runs.
 
 There is no `kfc deploy`, on purpose: a deploy must leave an audit trail (who, when, which PR), so
 it happens through `/deploy` in a pull request.
+
+Exit codes are errors.ExitCode (one table, documented in docs/commands.md); `--output json`
+documents are built in cli_output.py; a closed stdout ends quietly (closed_stdout.py).
 """
 
 from __future__ import annotations
@@ -13,9 +16,12 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NoReturn, Sequence
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+from .closed_stdout import guarded
+from .errors import ExitCode
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = ExitCode.OK, ExitCode.FAILED, ExitCode.BAD_INPUT
 
 DESCRIPTION = """\
 kfc compiles, uploads and runs the Kubeflow pipeline described by kfops.yaml.
@@ -25,6 +31,38 @@ kfc compiles, uploads and runs the Kubeflow pipeline described by kfops.yaml.
 
 Deploys happen only through /deploy in a pull request, so that every release has an audit trail.
 """
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that with `--output json` a usage error is a JSON document on stdout too:
+    a script reading stdout gets `{"error": ...}` whatever went wrong."""
+
+    json_requested = False
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        """argparse's own swallows a closed pipe, so `kfc --help | head -1` would end 0 while every
+        other output ends 141 (closed_stdout.py): let it raise like any other write."""
+        if message:
+            (file or sys.stderr).write(message)
+
+    def error(self, message: str) -> NoReturn:
+        if _Parser.json_requested:
+            from .cli_output import emit, usage_error_document
+
+            emit(usage_error_document(message, self.prog), sys.stdout)
+        super().error(message)
+
+
+def _wants_json(argv: Sequence[str]) -> bool:
+    """Looked up before parsing, so that a usage error can already answer in JSON."""
+    pairs = zip(argv, list(argv[1:]) + [""])
+    return any(a in ("--output=json", "-ojson") or (a in ("-o", "--output") and b == "json") for a, b in pairs)
+
+
+def _output_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", choices=["text", "json"], default="text",
+                        help="text (default) or json: one JSON document on stdout (progress stays on stderr; "
+                             "errors are {\"error\": ...} with the same exit code)")
 
 
 def _config_options(parser: argparse.ArgumentParser) -> None:
@@ -58,14 +96,25 @@ def _run_options(parser: argparse.ArgumentParser, package: bool) -> None:
                        help="with --wait: seconds between status checks (default: 5)")
     group.add_argument("-v", "--verbose", action="store_true",
                        help="with --local: stream the tasks' logs to the terminal")
+    group.add_argument("--no-cache", dest="cache", action="store_false",
+                       help="with --local: compile and run every task again, ignoring (and not writing) "
+                            "the cache of unchanged steps in .kfops/cache")
     if package:
         group.add_argument("--package", type=Path, metavar="FILE",
                            help="run this compiled pipeline YAML instead of compiling pipeline.function")
 
 
+EPILOG = """\
+exit codes:
+  0 done    1 the run (or build) failed    2 bad input, nothing started    3 --wait timed out
+  4 Kubeflow unreachable or credentials refused    5 (kfc comment) this user may not run it
+  141 standard output closed early (kfc ... | head)      see docs/commands.md
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kfc", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="kfc", description=DESCRIPTION, epilog=EPILOG,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"kfc {_version()}")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only results and errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -73,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check kfops.yaml and that the pipeline compiles",
                        description="Validate kfops.yaml (every error, with its line) and compile the pipeline.")
     _config_options(p)
+    _output_option(p)
     p.set_defaults(handler=cmd_validate)
 
     p = sub.add_parser("schema", help="print the kfops.yaml JSON Schema (for editors)",
@@ -87,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     _config_options(p)
     _remote_options(p)
     p.add_argument("--no-upload", action="store_true", help="compile (and build images) only")
+    _output_option(p)
     p.set_defaults(handler=cmd_build)
 
     p = sub.add_parser("run", help="run the pipeline (remote, or --local)",
@@ -95,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     _config_options(p)
     _remote_options(p)
     _run_options(p, package=True)
+    _output_option(p)
     p.set_defaults(handler=cmd_run, build_images=False)
 
     p = sub.add_parser("build-run", aliases=["build_run"], help="build, then run",
@@ -102,13 +154,37 @@ def build_parser() -> argparse.ArgumentParser:
     _config_options(p)
     _remote_options(p)
     _run_options(p, package=False)
+    _output_option(p)
     p.set_defaults(handler=cmd_run, build_images=True, package=None)
+
+    p = sub.add_parser("status", help="show a run on Kubeflow (state, tasks); --wait follows it to its end",
+                       description="Read a run from Kubeflow: its state, tasks and the failed task's reason. "
+                                   "Exits 0 while it runs or once it succeeded, 1 when it failed or was canceled. "
+                                   "--wait follows it to its end, as kfc run --wait does.",
+                       epilog="examples:\n"
+                              "  kfc status 3f2a9c81-0b6d-4e55-9a1e-6d1c7a0e8b42\n"
+                              "  kfc status RUN_ID --wait --timeout 3600 -o json",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run_id", metavar="RUN_ID", help="the run's id (kfc run prints it; so does the run's page URL)")
+    p.add_argument("-c", "--config", metavar="PATH", help="config file, for kubeflow.* (default: ./kfops.yaml)")
+    _remote_options(p)
+    group = p.add_argument_group("following")
+    group.add_argument("--wait", action="store_true", help="follow the run to its end")
+    group.add_argument("--timeout", type=float, metavar="SECONDS",
+                       help="with --wait: give up following after this long (exit 3; the run goes on)")
+    group.add_argument("--poll-interval", type=float, default=5.0, metavar="SECONDS",
+                       help="with --wait: seconds between status checks (default: 5)")
+    _output_option(p)
+    p.set_defaults(handler=cmd_status, sets=[], override_files=[])
 
     p = sub.add_parser("comment", help="show what the Action would do with a PR comment",
                        description="Parse a pull-request comment exactly as the kfops Action would and print "
                                    "what it would do: the command, its arguments, the permission it needs, "
-                                   "whether this user may run it, and the reply it would post. Nothing is "
-                                   "run or posted.",
+                                   "whether this user may run it, and the reply it would post. For /build, /run "
+                                   "and /build_run it also compiles the pipeline with the comment's --set and "
+                                   "checks the parameters, as the Action does before any work. Nothing is "
+                                   "run or posted. Exits 0 when the Action would run the command, 2 when it "
+                                   "would refuse the comment, 5 when this user may not run it.",
                        epilog='example: kfc comment "/build_run --set pipeline.parameters.epochs=5" '
                               "--user alice --permission write")
     p.add_argument("text", help="the comment, quoted; - reads it from standard input (for multi-line comments)")
@@ -123,7 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a team the user belongs to (repeatable), for chatops.commands.*.teams")
     p.add_argument("-c", "--config", metavar="PATH",
                    help="kfops.yaml whose chatops section applies, as the Action reads it from the base "
-                        "branch (default: ./kfops.yaml if present, else the defaults)")
+                        "branch, and whose pipeline /build, /run and /build_run compile with the comment's "
+                        "--set (default: ./kfops.yaml if present, else the defaults and no pipeline check)")
+    p.add_argument("--no-compile", action="store_true",
+                   help="skip compiling the pipeline and checking the comment's --set against its parameters")
     p.set_defaults(handler=cmd_comment)
 
     p = sub.add_parser("init", help="set kfops up in this repository (kfops.yaml, workflows, templates)",
@@ -184,9 +263,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="kubeconfig context (default: images.kaniko.kube_context, else the current one)")
     p.add_argument("--only", action="append", default=[], metavar="CHECK",
                    help="run only this check (repeatable): config, pipeline, workflow, kubeflow, namespace, "
-                        "cluster, template, kserve, namespaces, rbac, registry, github")
+                        "cluster, template, model, kserve, namespaces, rbac, registry, github")
     p.add_argument("--skip", action="append", default=[], metavar="CHECK", help="skip this check (repeatable)")
-    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument("--json", action="store_true", help="print the results as JSON (same as --output json)")
+    _output_option(p)
     p.set_defaults(handler=cmd_doctor)
     return parser
 
@@ -215,6 +295,16 @@ def _reporter(args: argparse.Namespace) -> Any:
     return TerminalReporter(quiet=args.quiet)
 
 
+def _json(args: argparse.Namespace) -> bool:
+    return getattr(args, "output", "text") == "json"
+
+
+def _emit(args: argparse.Namespace, document: dict[str, Any]) -> None:
+    from .cli_output import emit
+
+    emit(document, sys.stdout, args._secrets)
+
+
 def _remote(args: argparse.Namespace, config: Any) -> Any:
     from .kubeflow.connection import resolve_connection
     from .kubeflow.remote import KfpRemote
@@ -240,14 +330,26 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from .report.terminal import table
 
     reporter = _reporter(args)
+    args._on_json_error = lambda error: _validate_failure(args, error)
     config = _load(args)
     reporter.progress(f"{config.path}: configuration is valid")
     built = prepare(config, reporter, images=False)
     rows = run_parameters(config, built)
+    if _json(args):
+        from .cli_output import validate_document
+
+        _emit(args, validate_document(config, built, rows))
+        return EXIT_OK
     reporter.result(f"{config.path} is valid; pipeline {built.package.name} compiles ({built.package.path})")
     reporter.result(table(["parameter", "value", "type", "source"],
                           [(r.name, r.value, r.type_name, r.source) for r in rows]))
     return EXIT_OK
+
+
+def _validate_failure(args: argparse.Namespace, error: dict[str, Any]) -> dict[str, Any]:
+    from .cli_output import validate_failure
+
+    return validate_failure(args.config or "kfops.yaml", error)
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -257,6 +359,11 @@ def cmd_build(args: argparse.Namespace) -> int:
     config = _load(args)
     remote = None if args.no_upload else _remote(args, config)
     built = execute("build", config, remote=remote, reporter=reporter).built
+    if _json(args):
+        from .cli_output import build_document
+
+        _emit(args, build_document(built))
+        return EXIT_OK
     reporter.result(f"pipeline package: {built.package.path}")
     if built.version is not None:
         reporter.result(f"pipeline version: {built.version.pipeline_name}/{built.version.version_name} "
@@ -274,13 +381,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args)
     if args.local and args.wait:
         reporter.warning("--wait has no effect with --local: a local run always runs to its end")
+    if not args.local and not args.cache:
+        reporter.warning("--no-cache has effect only with --local: on Kubeflow, pipeline.caching decides")
     remote = None if args.local else _remote(args, config)
+    as_json = _json(args)
+
+    def on_started(built: Any, run: Any, parameters: Any) -> None:
+        if as_json:  # stdout holds only the final document; the link is news worth having at once
+            reporter.progress(f"run started: {run.url}")
+            # a --wait that times out (or loses Kubeflow) still names the run it was following
+            args._on_json_error = lambda error: {"run_id": run.run_id, "url": run.url, **error}
+        else:
+            reporter.result(terminal.run_started_report(run, parameters))
+
     outcome = execute(
         "build_run" if args.build_images else "run", config, remote=remote, reporter=reporter,
         wait=args.wait, timeout=args.timeout, poll_interval=args.poll_interval, package_file=args.package,
-        local=args.local, log_stream=sys.stderr if args.verbose else None,
-        on_started=lambda built, run, parameters: reporter.result(terminal.run_started_report(run, parameters)),
+        local=args.local, log_stream=sys.stderr if args.verbose else None, on_started=on_started,
+        cache=args.cache,
     )
+    if as_json:
+        _emit(args, _run_document(args, config, outcome, remote))
+        return EXIT_OK if outcome.succeeded else EXIT_FAILED
     if outcome.local is not None:
         from .metrics.service import local_run_comparison_text
 
@@ -297,13 +419,72 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK if outcome.succeeded else EXIT_FAILED
 
 
+def _run_document(args: argparse.Namespace, config: Any, outcome: Any, remote: Any) -> dict[str, Any]:
+    """The run's document, with the metrics read the way the text report reads them."""
+    from .cli_output import metrics_document, run_document
+    from .metrics.config import MetricsConfig
+    from .metrics.service import compare_local_run, compare_remote_run, remote_reader
+
+    metrics = None
+    settings = MetricsConfig.from_config(config.section("metrics"))
+    if outcome.local is not None:
+        metrics = metrics_document(compare_local_run(outcome.local, settings))
+    elif outcome.status is not None and outcome.status.succeeded:
+        read = remote_reader(remote.connection, settings, pipeline_root=config.pipeline.root)
+        metrics = metrics_document(compare_remote_run(outcome.status.run_id, settings, read=read))
+    return run_document("build-run" if args.build_images else "run", outcome, metrics)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """`kfc status RUN_ID`: the run `kfc run` started (or any run), read again; with --wait, the
+    follow-up of a `kfc run --wait` that timed out (exit 3)."""
+    from .handlers.run import follow
+    from .kubeflow.remote import RunRef
+    from .report import terminal
+
+    reporter = _reporter(args)
+    remote = _remote(args, _load(args))
+    status = _read_run(remote, args.run_id)
+    url = remote.run_url(status.run_id)
+    args._on_json_error = lambda error: {"run_id": status.run_id, "url": url, **error}
+    if args.wait and not status.terminal:
+        run = RunRef(status.run_id, status.display_name or status.run_id, url, status.experiment_id or "")
+        status = follow(run, remote=remote, reporter=reporter, timeout=args.timeout,
+                        poll_interval=args.poll_interval)
+    if _json(args):
+        from .cli_output import status_document
+
+        _emit(args, status_document(status, url))
+    else:
+        reporter.result(terminal.run_finished_report(status) + f"\n  {url}")
+    return EXIT_FAILED if status.terminal and not status.succeeded else EXIT_OK
+
+
+def _read_run(remote: Any, run_id: str) -> Any:
+    """A run id Kubeflow does not know is a typo (bad input, 2), not an outage."""
+    from .errors import KfopsError, shown
+    from .kubeflow.remote import NotFound
+
+    try:
+        return remote.get_run(run_id)
+    except NotFound as exc:
+        if not exc.from_api:
+            raise
+        raise KfopsError(f"Kubeflow has no run {shown(run_id)} (in namespace {remote.connection.namespace or '-'})",
+                         fix="copy the id from `kfc run` or from the run's page URL (…/#/runs/details/RUN_ID); "
+                             "--namespace picks the profile namespace") from None
+
+
 def cmd_comment(args: argparse.Namespace) -> int:
-    from .chatops.preview import find_comment_config, preview
+    from .chatops.preview import decide, find_comment_config
 
     text = sys.stdin.read() if args.text == "-" else args.text
     base = find_comment_config(args.config)
-    print(preview(text, user=args.user, level=args.permission, fork=args.fork, teams=args.teams, base=base))
-    return EXIT_OK
+    config_path = Path(args.config) if args.config else Path("kfops.yaml")
+    result = decide(text, user=args.user, level=args.permission, fork=args.fork, teams=args.teams, base=base,
+                    config_path=config_path, check=not args.no_compile)
+    print(result.text)
+    return result.exit_code
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -321,7 +502,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     return doctor_main(env=dict(os.environ), cwd=Path.cwd(), config_path=args.config, endpoint=args.endpoint,
-                       kube_context=args.kube_context, only=args.only, skip=args.skip, as_json=args.json,
+                       kube_context=args.kube_context, only=args.only, skip=args.skip,
+                       as_json=args.json or _json(args),
                        out=sys.stdout)
 
 
@@ -329,6 +511,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """kfc's exit code (errors.ExitCode). A reader that closes stdout early (`| head`) ends it
+    quietly with 141 instead of a BrokenPipeError traceback."""
+    return guarded(lambda: _main(sys.argv[1:] if argv is None else list(argv)))
+
+
+def _main(argv: list[str]) -> int:
+    _Parser.json_requested = _wants_json(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
@@ -340,18 +529,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
     except Exception as exc:
-        from .errors import KfopsError
+        from .errors import KfopsError, exit_code_of
 
         if not isinstance(exc, KfopsError):
             raise
+        code = exit_code_of(exc)
         text = str(exc)
         for secret in args._secrets:
             if secret:
                 text = text.replace(secret, "***")
         print(f"error: {text}", file=sys.stderr)
-        return exc.exit_code
+        if _json(args):
+            from .cli_output import error_document
+
+            document = error_document(exc, code)
+            on_error = getattr(args, "_on_json_error", None)
+            _emit(args, on_error(document) if on_error is not None else document)
+        return code
 
 
 if __name__ == "__main__":

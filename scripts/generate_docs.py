@@ -108,6 +108,8 @@ _HINTS = {
     "^https?://": "an http(s) URL",
     "^[^/]+/[^/]+$": "org/team",
     "^[a-z0-9]+([._-][a-z0-9]+)*$": "an image name",
+    "^(all|none)$": "all, none, or a list of check names",
+    "^[1-9][0-9]*[mhdw]$": "a number and a unit: m, h, d or w (e.g. 7d)",
 }
 
 

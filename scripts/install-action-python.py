@@ -4,7 +4,8 @@
     python3 scripts/install-action-python.py --locate [CACHE_DIR]
 
 prints the `bin` folder of a virtual environment holding the pinned dependencies
-(requirements/action.lock.txt) and kfops from this copy of the action; action.yml then runs
+(requirements/action.lock.txt, every file checked against its hash: locked_install.py) and kfops
+from this copy of the action; action.yml then runs
 `<bin>/kfops-action`. Everything pip prints goes to stderr (the job log). `--locate` installs
 nothing: it prints, as GITHUB_OUTPUT lines, the environment's folder (`env-dir`) and the
 actions/cache key that names it (`cache-key`), so that action.yml restores a cached environment
@@ -32,14 +33,16 @@ import sys
 import tempfile
 from pathlib import Path
 
+from locked_install import BUILD_LOCK, LOCK, install_lock  # this script's folder is on sys.path
+
 ROOT = Path(__file__).resolve().parents[1]
-LOCK = ROOT / "requirements" / "action.lock.txt"
 SOURCES = ("pyproject.toml", "README.md", "kfops_action")
 MARKER = ".kfops-installed"
 
 
 def installed_files() -> list[Path]:
-    files = [ROOT / "pyproject.toml", ROOT / "README.md", LOCK]
+    files = [ROOT / "pyproject.toml", ROOT / "README.md", LOCK, BUILD_LOCK,
+             Path(__file__).resolve().with_name("locked_install.py")]
     files += sorted(p for p in (ROOT / "kfops_action").rglob("*")
                     if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
     return files
@@ -59,20 +62,12 @@ def cache_dir(argv: list[str]) -> Path:
     return Path(chosen)
 
 
-def _pip(python: Path, *args: str) -> None:
-    command = [str(python), "-m", "pip", "--disable-pip-version-check", "--no-input", "install", *args]
-    print("+ " + " ".join(command), file=sys.stderr, flush=True)
-    subprocess.run(command, check=True, stdout=sys.stderr)
-
-
 def install(target: Path) -> None:
     shutil.rmtree(target, ignore_errors=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([sys.executable, "-m", "venv", str(target)], check=True, stdout=sys.stderr)
     python = target / "bin" / "python"
-    # Wheels only (no compiler needed on the runner), as in the Dockerfile: kfp-server-api has no
-    # wheel and is pure Python.
-    _pip(python, "--only-binary=:all:", "--no-binary=kfp-server-api", "-r", str(LOCK))
+    pip = [str(python), "-m", "pip", "--disable-pip-version-check", "--no-input", "install"]
     with tempfile.TemporaryDirectory(prefix="kfops-src-") as tmp:
         for name in SOURCES:
             source = ROOT / name
@@ -80,7 +75,7 @@ def install(target: Path) -> None:
                 shutil.copytree(source, Path(tmp) / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
             else:
                 shutil.copy2(source, Path(tmp) / name)
-        _pip(python, "--no-deps", tmp)
+        install_lock(pip, project=Path(tmp))
     (target / MARKER).write_text(f"{sys.version}\n", encoding="utf-8")
 
 

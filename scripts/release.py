@@ -4,6 +4,7 @@
     python scripts/release.py tool-pins                     prints the pinned build and twine
     python scripts/release.py build-dist OUTDIR [--with-deps]
     python scripts/release.py pin-image ACTION_YML ghcr.io/OWNER/NAME@sha256:DIGEST
+    python scripts/release.py base-image [--local]          prints ref=TAG@sha256:D and digest=sha256:D
     python scripts/release.py dry-run [--require-image]
 
 .github/workflows/release.yml runs these on a pushed tag; docs/releasing.md describes the whole
@@ -35,7 +36,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = ROOT / "pyproject.toml"
 PACKAGE = "kfops_action"
-LOCK = ROOT / "requirements" / "action.lock.txt"
 # What the `image` input's default line is found by: the comment right above it.
 MARKER = "kfops-release:"
 # The image the dry run builds and names, as the workflow names the published one.
@@ -45,6 +45,9 @@ TAG_RE = re.compile(r"v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
 # as image references must be (the workflow lower-cases the repository's name).
 IMAGE_REF_RE = re.compile(r"ghcr\.io/[a-z0-9](?:[a-z0-9-]*[a-z0-9])?/[a-z0-9]+(?:[._-][a-z0-9]+)*"
                           r"@sha256:[0-9a-f]{64}")
+# The Dockerfile's base image: its `ARG PYTHON_IMAGE=<tag>` line, a tag the release resolves to a digest.
+BASE_ARG_RE = re.compile(r"^ARG PYTHON_IMAGE=(\S+)$", re.M)
+DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
 # The release tools pinned in pyproject.toml's test extra: the workflow installs these exactly.
 RELEASE_TOOLS = ("build", "twine")
 
@@ -189,16 +192,18 @@ def smoke_test(wheel: Path, version: str, workdir: Path, *, with_deps: bool) -> 
     """Install the wheel into a fresh virtual environment and start `kfc`, as a user would.
 
     Without dependencies this proves the commands and the package's data (cheap: `kfc --help`
-    imports none of them). With them (the workflow), constrained by the action's lock, it also
-    proves the wheel's requirements resolve and the Action's modules import."""
+    imports none of them). With them (the workflow), it installs the action's lock as the Action
+    does (hash-checked, locked_install.py), then the wheel: `pip check` then proves the lock
+    satisfies the wheel's requirements, and the Action's modules import."""
     venv = workdir / "venv"
     # No pip inside: this interpreter's pip installs into it (--python), as the Dockerfile does.
     run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
     python, bindir = venv / "bin" / "python", venv / "bin"
     pip = [sys.executable, "-m", "pip", "--python", str(python), "--disable-pip-version-check"]
     if with_deps:
-        run([*pip, "install", "--quiet", "--only-binary=:all:", "--no-binary=kfp-server-api", "-c", str(LOCK),
-             str(wheel)])
+        from locked_install import install_lock  # scripts/, beside this file
+
+        install_lock([*pip, "install", "--quiet"], project=wheel, run=lambda command, env: run(command, env=env))
         run([*pip, "check"])
         run([str(python), "-c", "import kfp, kubernetes, kfops_action.action_main"])
     else:
@@ -286,6 +291,44 @@ def pin_image(action_yml: Path, image_ref: str) -> tuple[str, str, int]:
     return old.rstrip("\r\n"), new.rstrip("\r\n"), at + 2
 
 
+# -- base-image ---------------------------------------------------------------------------------
+
+
+def base_tag() -> str:
+    """The base image's tag, from the Dockerfile's `ARG PYTHON_IMAGE=` default."""
+    found = BASE_ARG_RE.findall((ROOT / "Dockerfile").read_text(encoding="utf-8"))
+    if len(found) != 1:
+        raise ReleaseError(f"the Dockerfile should have one `ARG PYTHON_IMAGE=<image>` line, found {len(found)}")
+    if "@" in found[0]:
+        raise ReleaseError(f"the Dockerfile's PYTHON_IMAGE default {found[0]} already names a digest: keep a tag "
+                           "there (the release pins it), or the release would pin it twice")
+    return found[0]
+
+
+def base_image(*, local: bool = False) -> tuple[str, str]:
+    """(tag@digest, digest) of the base image: what the release builds from and records.
+
+    A tag (python:3.11-slim-bookworm) moves with every Debian or Python patch release; the
+    release builds from the digest the tag names at that moment, so the published image's base
+    is one fixed image, named in its labels. From the registry (`docker buildx imagetools
+    inspect`: the multi-platform index's digest, which covers amd64 and arm64), or, `local`, the
+    digest the local engine holds for the tag (the dry run, where no registry is reachable)."""
+    tag = base_tag()
+    if local:
+        listed = json.loads(run(["docker", "image", "inspect", "--format", "{{json .RepoDigests}}", tag]).stdout)
+        digests = [ref.rpartition("@")[2] for ref in listed or []]
+        where = f"the local engine's {tag} (RepoDigests: {listed})"
+    else:
+        manifest = json.loads(run(["docker", "buildx", "imagetools", "inspect", "--format", "{{json .Manifest}}",
+                                   tag]).stdout)
+        digests = [manifest.get("digest", "")] if isinstance(manifest, dict) else []
+        where = f"the registry's {tag} (manifest: {manifest})"
+    digests = [d for d in digests if DIGEST_RE.fullmatch(d)]
+    if not digests:
+        raise ReleaseError(f"no sha256 digest for {where}")
+    return f"{tag}@{digests[0]}", digests[0]
+
+
 # -- dry-run ------------------------------------------------------------------------------------
 
 
@@ -316,9 +359,17 @@ def dry_run_image(version: str, workdir: Path, name: str = DRY_RUN_IMAGE) -> str
     """Build the image as the release does, start it, and pin its digest into a copy of
     action.yml that must still be a valid action. Returns the pinned reference."""
     tag = f"{name}:dry-run"
+    base_ref, base_digest = base_image(local=True)
+    log(f"base image: {base_ref}")
     # --network host: the engine used here reaches the package index only through the host.
-    run(["docker", "build", "--network", "host", "--build-arg", f"VERSION={version}", "--tag", tag, str(ROOT)],
-        timeout=1800)
+    run(["docker", "build", "--network", "host", "--build-arg", f"VERSION={version}",
+         "--build-arg", f"PYTHON_IMAGE={base_ref}", "--build-arg", f"BASE_DIGEST={base_digest}",
+         "--tag", tag, str(ROOT)], timeout=1800)
+    labels = json.loads(run(["docker", "image", "inspect", "--format", "{{json .Config.Labels}}", tag]).stdout) or {}
+    recorded = (labels.get("org.opencontainers.image.base.name"), labels.get("org.opencontainers.image.base.digest"))
+    if recorded != (base_ref, base_digest):
+        raise ReleaseError(f"{tag} records its base as {recorded}, not ({base_ref!r}, {base_digest!r}): the "
+                           "Dockerfile's org.opencontainers.image.base.* labels must take PYTHON_IMAGE and BASE_DIGEST")
     # No --rm: Podman behind Docker's API (the engine of the tests) reports exit status 0 for
     # `docker run --rm` whatever the container exited with, which would hide a failing --help.
     container = f"kfops-release-dry-run-{os.getpid()}"
@@ -377,6 +428,8 @@ def main(argv: list[str] | None = None) -> int:
     cmd = commands.add_parser("pin-image", help="write IMAGE_REF into action.yml's `image` default")
     cmd.add_argument("action_yml", type=Path)
     cmd.add_argument("image_ref")
+    cmd = commands.add_parser("base-image", help="print the Dockerfile's base image by digest (GITHUB_OUTPUT lines)")
+    cmd.add_argument("--local", action="store_true", help="the local engine's image instead of the registry's")
     cmd = commands.add_parser("dry-run", help="the release minus publishing")
     cmd.add_argument("--require-image", action="store_true",
                      help="fail, instead of skipping the image, when no container engine answers")
@@ -391,6 +444,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "pin-image":
             old, new, line = pin_image(args.action_yml, args.image_ref)
             print(f"{args.action_yml}:{line}\n-{old}\n+{new}")
+        elif args.command == "base-image":
+            ref, digest = base_image(local=args.local)
+            print(f"ref={ref}\ndigest={digest}")
         elif args.command == "dry-run":
             dry_run(require_image=args.require_image)
     except ReleaseError as exc:

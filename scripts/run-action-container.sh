@@ -27,7 +27,7 @@ if ! command -v docker >/dev/null 2>&1; then
 fi
 
 if [ -z "$image" ]; then
-  sum="$(cd "$here" && { cat Dockerfile .dockerignore requirements/action.lock.txt pyproject.toml README.md
+  sum="$(cd "$here" && { cat Dockerfile .dockerignore requirements/action.lock.txt requirements/build.lock.txt pyproject.toml README.md
                           find kfops_action -type f ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 \
                             | LC_ALL=C sort -z | xargs -0 cat; } | sha256sum | cut -c1-16)"
   image="kfops-action:src-$sum"

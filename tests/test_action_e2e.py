@@ -92,15 +92,17 @@ class Scenario:
 
 SCENARIOS = [
     Scenario("build_run-same-repo", (Comment("/build_run --set pipeline.parameters.epochs=5"),),
-             Expect({"pipeline": "success"},
+             Expect({"authorize": "success", "pipeline": "success"},
                     replies=("`/build_run` succeeded", "quickstart-classifier-pr7-{head7}-"),
                     reactions=("eyes", "rocket"), kfp_runs=1, parameters={"epochs": 5})),
+    # Refused by the authorize job: the deploy job never starts, so it never enters (and never
+    # displaces a waiting job of) the production concurrency group.
     Scenario("deploy-by-write-user-refused", (Comment("/deploy", user="bob", role="write"),),
-             Expect({"deploy": "success"},
+             Expect({"authorize": "success"},
                     replies=("@bob cannot run /deploy here: it needs maintain, bob has write.",),
                     reactions=("eyes", "confused"))),
     Scenario("fork-build_run-refused", (Comment("/build_run", user="carol", role="maintain", on=FORK_PR),),
-             Expect({"pipeline": "success"},
+             Expect({"authorize": "success"},
                     replies=("@carol cannot run /build_run here: this pull request comes from the fork "
                              "`mallory/model`.", "Nothing was run."),
                     reactions=("eyes", "confused"))),
@@ -109,7 +111,7 @@ SCENARIOS = [
     Scenario("plain-issue-comment-ignored", (Comment("/build_run", on=PLAIN_ISSUE),),
              Expect({}, no_requests=True)),
     Scenario("broken-base-config-reported", (Comment("/build_run"),),
-             Expect({"pipeline": "failure"},
+             Expect({"authorize": "failure"},
                     replies=("@alice /build_run was not run: kfops.yaml on `main` is invalid",
                              "kfops.yaml@main:4:13: pipeline.function: must be a string",
                              "kfops.yaml@main:5:3: pipeline.colour: unknown key 'colour'",
@@ -118,7 +120,8 @@ SCENARIOS = [
              base_config=BROKEN_BASE_CONFIG),
     Scenario("build_run-then-deploy-merged-and-labelled",
              (Comment("/build_run"), Comment("/deploy", user="maria", role="maintain")),
-             Expect({"deploy": "success"}, replies=("`/deploy` succeeded", "Deployed to production",
+             Expect({"authorize": "success", "deploy": "success"},
+                    replies=("`/deploy` succeeded", "Deployed to production",
                                                     "Merged (squash)"),
                     reactions=("eyes", "rocket"), kfp_runs=1, merged=True, labels=("Deployed-to-production",)),
              deploys=True),
@@ -337,14 +340,15 @@ def test_scenarios_cover_every_job_of_the_workflow() -> None:
     assert covered >= jobs - {"chat"}, covered
 
 
-def test_help_runs_in_the_chat_job(world: World, fake_kfp: Any) -> None:
-    """The third job: /help is answered without a checkout, with the base branch's policy."""
+def test_help_is_answered_by_the_authorize_job(world: World, fake_kfp: Any) -> None:
+    """/help needs no other job: the authorize job answers it, without a checkout, with the base
+    branch's policy."""
     world.github.add_file("kfops.yaml", base_config(fake_kfp.url), ref="main")
     result, comment_id, _ = comment_on(world, Comment("/help", user="dave", role="read"))
-    assert result.jobs == {"chat": "success"}, result.explain()
+    assert result.jobs == {"authorize": "success"}, result.explain()
     [reply] = _bot_bodies(world.github, SAME_REPO_PR)
     assert re.search(r"@dave here you may run:", reply), reply
-    assert [name for name, _ in result.steps("chat") if "heck out" in name] == []
+    assert [name for name, _ in result.steps("authorize") if "heck out" in name] == []
     assert world.prism.problems() == []
 
 
@@ -357,19 +361,19 @@ def test_python_runtime_warm_start_installs_nothing(world: World, fake_kfp: Any,
     store.mkdir()
     world.act.shared["KFOPS_E2E_CACHE_ROOT"] = store
     cold, _, _ = comment_on(world, Comment("/help", user="dave", role="read"))
-    assert cold.jobs == {"chat": "success"}, cold.explain()
+    assert cold.jobs == {"authorize": "success"}, cold.explain()
     if runtime == "python":  # an empty tool cache and no saved environment: installed, then saved
         assert "Cache not found for input keys: kfops-action-linux-" in cold.log, cold.explain()
         assert "-m pip" in cold.log and "Cache saved with key: kfops-action-linux-" in cold.log, cold.explain()
     result, _, _ = comment_on(world, Comment("/help", user="erin", role="read"))
-    assert result.jobs == {"chat": "success"}, result.explain()
+    assert result.jobs == {"authorize": "success"}, result.explain()
     log = result.log
     assert "-m pip" not in log and "Installing collected packages" not in log, result.explain()
     if runtime == "python":
         assert "Cache restored from key: kfops-action-linux-" in log, result.explain()
         assert "kfops is already installed in /" in log, result.explain()
     else:
-        assert "Cache restored" not in log and "Install kfops" not in [s for s, _ in result.steps("chat")]
+        assert "Cache restored" not in log and "Install kfops" not in [s for s, _ in result.steps("authorize")]
 
 
 # -- the trust boundary, as the user's workflow draws it -----------------------------------------
@@ -435,7 +439,7 @@ def test_pull_request_code_holds_no_deploy_credential(world: World, fake_kfp: An
     world.github.add_file("kfops.yaml", base_config(fake_kfp.url), ref="main")
     world.act.secrets.update(KFOPS_BUILD_KUBECONFIG=BUILD_KUBECONFIG, KFOPS_KUBECONFIG=DEPLOY_KUBECONFIG)
     result, _, _ = comment_on(world, Comment("/build --dry-run", user="mallory", role="write", on=HOSTILE_PR))
-    assert result.jobs == {"pipeline": "success"}, result.explain()
+    assert result.jobs == {"authorize": "success", "pipeline": "success"}, result.explain()
     assert received, "the pull request's pipeline code did not run\n" + result.explain()
     stolen = json.dumps(received)
     for secret in (GITHUB_TOKEN, KUBEFLOW_TOKEN_IN_ENV, "kfopsDeployOnly000011112222", "kfopsBuildOnly0000111122223333"):

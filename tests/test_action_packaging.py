@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ACTION = ROOT / "action.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 LOCK = ROOT / "requirements" / "action.lock.txt"
+BUILD_LOCK = ROOT / "requirements" / "build.lock.txt"
 STANDINS = sorted((ROOT / "tests" / "e2e" / "actions").glob("*/action.yml"))
 USER_WORKFLOWS = sorted((ROOT / "workflows").glob("*.yml"))
 OWN_WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
@@ -191,7 +192,7 @@ def test_inputs_reach_scripts_only_through_the_environment() -> None:
 
 def test_outputs_come_from_the_kfops_step() -> None:
     outputs = action()["outputs"]
-    assert set(outputs) == {"command", "run-id", "run-url", "deployed-url", "result"}
+    assert set(outputs) == {"command", "run-id", "run-url", "deployed-url", "result", "job", "environment"}
     for name, spec in outputs.items():
         assert spec["value"] == "${{ steps.kfops.outputs.%s }}" % name
 
@@ -283,11 +284,19 @@ def test_dockerfile_is_multi_stage_slim_and_runs_as_root() -> None:
     text = DOCKERFILE.read_text()
     build, final = _stages(text)
     assert build[0].endswith("AS build") and "slim" in text
-    assert any("--only-binary=:all: --no-binary=kfp-server-api -r /src/requirements/action.lock.txt" in line
-               for line in build)
-    # The action's python runtime installs the lock with the same rule.
+    # The lock and the build tools install as scripts/locked_install.py installs them for the
+    # action's python runtime (and the release's smoke test): every file hash-checked.
+    locked_install = _locked_install()
+    tools = " ".join(locked_install.BUILD_TOOLS_ARGS) + " --target /tmp/build-tools -r /src/requirements/build.lock.txt"
+    lock = ("PYTHONPATH=/tmp/build-tools python -m pip --python /opt/kfops/bin/python install --no-cache-dir "
+            + " ".join(locked_install.LOCK_ARGS) + " -r /src/requirements/action.lock.txt")
+    project = ("PYTHONPATH=/tmp/build-tools python -m pip --python /opt/kfops/bin/python install --no-cache-dir "
+               + " ".join(locked_install.PROJECT_ARGS) + " /src")
+    runs = [" ".join(line.split()) for line in build if line.startswith("RUN ")]
+    assert len(runs) == 2 and tools in runs[0] and lock in runs[0] and project in runs[1], runs
+    assert "--require-hashes" in locked_install.LOCK_ARGS and "--no-build-isolation" in locked_install.LOCK_ARGS
     installer = (ROOT / "scripts" / "install-action-python.py").read_text()
-    assert '"--only-binary=:all:", "--no-binary=kfp-server-api", "-r", str(LOCK)' in installer
+    assert "install_lock(pip, project=Path(tmp))" in installer and "-r" not in installer
     assert any(line.startswith("COPY --from=build /opt/kfops /opt/kfops") for line in final)
     joined = "\n".join(final)
     for compiler in ("gcc", "build-essential", "g++", "python3-dev"):
@@ -306,7 +315,8 @@ def test_dockerignore_keeps_exactly_what_the_build_copies() -> None:
     for line in _stages(DOCKERFILE.read_text())[0]:
         if line.startswith("COPY ") and "--from" not in line:
             copied |= set(line.split()[1:-1])
-    assert copied == {"requirements/action.lock.txt", "pyproject.toml", "README.md", "kfops_action"}
+    assert copied == {"requirements/action.lock.txt", "requirements/build.lock.txt", "pyproject.toml", "README.md",
+                      "kfops_action"}
     assert copied == kept
     assert "*" in ignore
 
@@ -314,17 +324,101 @@ def test_dockerignore_keeps_exactly_what_the_build_copies() -> None:
 # -- the lock -----------------------------------------------------------------------------------
 
 
+def _script(name: str) -> Any:
+    """A module of scripts/ (no package: each is run as a script, its folder on sys.path)."""
+    import importlib
+
+    if str(ROOT / "scripts") not in sys.path:
+        sys.path.insert(0, str(ROOT / "scripts"))
+    return importlib.import_module(name)
+
+
+def _locked_install() -> Any:
+    return _script("locked_install")
+
+
 def _pins(text: str) -> dict[str, str]:
     from packaging.utils import canonicalize_name
 
-    pins = {}
-    for line in text.splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            name, _, version = line.partition("==")
-            assert version, f"not pinned: {line}"
-            pins[canonicalize_name(name)] = version
-    return pins
+    return {canonicalize_name(pin.name): pin.version for pin in _script("lock").read_pins(text)}
+
+
+def test_every_pin_has_the_hashes_of_its_files() -> None:
+    """pip's --require-hashes refuses a line without a hash; and each pin has the hashes of its
+    files for every supported runner (the wheels' count: at least the sdist or one wheel, and for
+    the packages with compiled code, Linux x86_64 and aarch64 and macOS wheels)."""
+    lock = _script("lock")
+    pins = {p.name: p for p in lock.read_pins(LOCK.read_text())}
+    build = lock.read_pins(BUILD_LOCK.read_text())
+    assert [p.name for p in build] == ["setuptools"]
+    for pin in [*pins.values(), *build]:
+        assert pin.hashes, f"{pin.name} has no --hash"
+        assert all(re.fullmatch(r"[0-9a-f]{64}", h) for h in pin.hashes), pin
+    # Compiled packages ship one wheel per platform: a lock made from one machine's downloads
+    # would have one hash, and would not install on another runner.
+    for name in ("cffi", "charset-normalizer", "PyYAML", "rpds-py", "cryptography", "google-crc32c", "protobuf"):
+        assert len(pins[name].hashes) >= 4, (name, len(pins[name].hashes))
+    assert len(pins["kfp-server-api"].hashes) == 1  # the sdist: it has no wheel
+    assert LOCK.read_text() == lock.render(LOCK, list(pins.values())), "not in scripts/lock.py's format"
+
+
+@pytest.mark.parametrize("filename, ok", [
+    ("cffi-2.1.1-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", True),
+    ("cffi-2.1.1-cp311-cp311-manylinux_2_17_aarch64.manylinux2014_aarch64.whl", True),
+    ("cffi-2.1.1-cp311-cp311-musllinux_1_1_x86_64.whl", True),
+    ("cffi-2.1.1-cp311-cp311-macosx_11_0_arm64.whl", True),
+    ("cffi-2.1.1-cp313-cp313t-macosx_10_13_x86_64.whl", True),
+    ("cryptography-2.1.1-cp39-abi3-manylinux_2_34_aarch64.whl", True),
+    ("six-2.1.1-py2.py3-none-any.whl", True),
+    ("kfp_server_api-2.1.1.tar.gz", True),
+    ("cffi-2.1.1-cp311-cp311-win_amd64.whl", False),
+    ("cffi-2.1.1-cp310-cp310-manylinux_2_17_x86_64.whl", False),
+    ("cffi-2.1.1-pp310-pypy310_pp73-manylinux_2_17_x86_64.whl", False),
+    ("cffi-2.1.0-cp311-cp311-manylinux_2_17_x86_64.whl", False),
+    ("kfp_server_api-2.1.0.tar.gz", False),
+])
+def test_lock_hashes_every_file_a_supported_runner_may_pick(filename: str, ok: bool) -> None:
+    assert _script("lock").wanted(filename, "2.1.1") is ok
+
+
+def test_lock_asks_the_index_pip_uses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PIP_INDEX_URL first; else pip's own configuration or default (this repository names no
+    index host: lock.py asks pip)."""
+    lock = _script("lock")
+    monkeypatch.setenv("PIP_INDEX_URL", "https://mirror.invalid/simple/")
+    assert lock.index_url() == "https://mirror.invalid/simple"
+    monkeypatch.delenv("PIP_INDEX_URL")
+    from pip._internal.models.index import PyPI
+
+    configured = run(sys.executable, "-m", "pip", "config", "get", "global.index-url")
+    expected = configured.stdout.strip() if configured.returncode == 0 else PyPI.simple_url
+    assert lock.index_url() == expected.rstrip("/")
+
+
+def test_lock_has_the_index_hashes_of_today() -> None:
+    """scripts/lock.py --check: the lock's hashes are exactly those the index's JSON simple API
+    (PEP 691) lists for each pinned version's files today (a file added or replaced upstream, or a
+    hand edit, shows here). Needs the package index."""
+    done = run(sys.executable, str(ROOT / "scripts" / "lock.py"), "--check")
+    if done.returncode != 0 and re.search(r"cannot read .*(URLError|timed out|Name or service|resolution)",
+                                          done.stderr):
+        require_infra("the package index", done.stderr[-2000:])
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_require_hashes_refuses_a_file_that_does_not_match(tmp_path: Path) -> None:
+    """The hashes are checked, not decoration: one digit changed in six's hash and pip refuses to
+    install it (a download checked, nothing installed: --dry-run)."""
+    lock = _script("lock")
+    six = next(p for p in lock.read_pins(LOCK.read_text()) if p.name == "six")
+    broken = tmp_path / "lock.txt"
+    broken.write_text(f"six=={six.version} " + " ".join(f"--hash=sha256:{h[:-1]}{'0' if h[-1] != '0' else '1'}"
+                                                        for h in six.hashes) + "\n")
+    done = run(sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--no-cache-dir", "--no-deps",
+               *_locked_install().LOCK_ARGS, "-r", str(broken))
+    if re.search(r"NewConnectionError|Temporary failure in name resolution|Network is unreachable", done.stderr):
+        require_infra("the package index", done.stderr[-2000:])
+    assert done.returncode != 0 and "DO NOT MATCH THE HASHES" in done.stderr, done.stdout + done.stderr
 
 
 def test_lock_pins_every_dependency_of_pyproject() -> None:
@@ -359,6 +453,13 @@ def test_lock_installs_into_a_fresh_environment_exactly() -> None:
     assert check.returncode == 0, check.stdout + check.stderr
     frozen = run(python, "-m", "pip", "freeze", "--exclude", "kfops")
     assert _pins(frozen.stdout) == _pins(LOCK.read_text())
+    # The hash-pinned setuptools built kfp-server-api (from its sdist) and kfops from outside the
+    # environment (PYTHONPATH): it is not left in it (a venv may hold its own from ensurepip).
+    [tools] = _script("lock").read_pins(BUILD_LOCK.read_text())
+    installed = run(python, "-c", "import importlib.metadata as m, sys\n"
+                                  "try: print(m.version('setuptools'))\nexcept m.PackageNotFoundError: print('none')")
+    assert installed.stdout.strip() != tools.version, installed
+    assert run(python, "-c", "import kfp_server_api").returncode == 0
     assert (bin_dir / "kfops-action").is_file() and (bin_dir / "kfc").is_file()
     started = subprocess.run([str(bin_dir / "kfops-action")], capture_output=True, text=True, timeout=120,
                              env={k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")})
@@ -393,19 +494,21 @@ def test_kfops_workflow_starts_only_for_new_pr_comments() -> None:
     workflow = _kfops()
     assert _on(workflow) == {"issue_comment": {"types": ["created"]}}
     assert workflow["permissions"] == {}
-    for name, job in workflow["jobs"].items():
-        condition = job["if"]
-        for part in ("github.event.action == 'created'", "github.event.issue.pull_request",
-                     "github.event.comment.user.type != 'Bot'", "startsWith(github.event.comment.body, '/"):
-            assert part in condition, (name, part)
+    condition = workflow["jobs"]["authorize"]["if"]
+    for part in ("github.event.action == 'created'", "github.event.issue.pull_request",
+                 "github.event.comment.user.type != 'Bot'", "startsWith(github.event.comment.body, '/"):
+        assert part in condition, part
+    for name, job in workflow["jobs"].items():  # the others run only on what authorize accepted
+        if name != "authorize":
+            assert job["needs"] == "authorize" and job["if"] == f"needs.authorize.outputs.job == '{name}'", name
 
 
 def test_kfops_workflow_jobs_have_least_privilege() -> None:
     jobs = _kfops()["jobs"]
     writes = {name: sorted(k for k, v in job["permissions"].items() if v == "write") for name, job in jobs.items()}
-    assert writes == {"pipeline": ["actions", "pull-requests", "statuses"],
-                      "deploy": ["contents", "deployments", "pull-requests", "statuses"],
-                      "chat": ["pull-requests"]}
+    assert writes == {"pipeline": ["actions", "checks", "pull-requests", "statuses"],
+                      "deploy": ["checks", "contents", "deployments", "pull-requests", "statuses"],
+                      "chat": ["pull-requests"], "authorize": ["pull-requests"]}
     for job in jobs.values():
         assert set(job["permissions"].values()) <= {"read", "write"}
         assert "timeout-minutes" in job
@@ -416,7 +519,8 @@ def test_kfops_workflow_concurrency() -> None:
     assert "github.event.issue.number" in jobs["pipeline"]["concurrency"]["group"]
     deploy = jobs["deploy"]["concurrency"]["group"]
     assert "'staging'" in deploy and "'production'" in deploy and "issue.number" not in deploy
-    assert all(job["concurrency"]["cancel-in-progress"] is False for job in jobs.values())
+    assert "concurrency" not in jobs["authorize"]  # tests/test_chatops_queue.py says why
+    assert all(job["concurrency"]["cancel-in-progress"] is False for name, job in jobs.items() if name != "authorize")
 
 
 def test_kfops_workflow_checks_out_the_pr_head_without_credentials() -> None:
@@ -426,7 +530,8 @@ def test_kfops_workflow_checks_out_the_pr_head_without_credentials() -> None:
         assert checkout["uses"].startswith("actions/checkout@")
         assert checkout["with"] == {"ref": "refs/pull/${{ github.event.issue.number }}/head",
                                     "persist-credentials": False}
-    assert all("checkout" not in step.get("uses", "") for step in jobs["chat"]["steps"])
+    for name in ("chat", "authorize"):
+        assert all("checkout" not in step.get("uses", "") for step in jobs[name]["steps"])
 
 
 def test_comment_text_goes_nowhere_but_conditions() -> None:
@@ -469,7 +574,7 @@ def test_followup_workflow_runs_the_sweep() -> None:
     assert set(on) <= set(SWEEP_EVENTS)
     [job] = workflow["jobs"].values()
     assert all("checkout" not in step.get("uses", "") for step in job["steps"])
-    assert sorted(k for k, v in job["permissions"].items() if v == "write") == ["actions", "pull-requests", "statuses"]
+    assert sorted(k for k, v in job["permissions"].items() if v == "write") == ["actions", "checks", "pull-requests", "statuses"]
 
 
 def test_ci_workflow_runs_ci_run() -> None:

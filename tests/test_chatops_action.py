@@ -103,7 +103,8 @@ def test_refusal_end_to_end(tmp_path: Path, github: GitHubEndpoint) -> None:
     [reply] = _bot(github)
     assert "@alice cannot run /deploy here: it needs maintain, alice has write." in reply
     assert "kfops.yaml on `main`" in reply
-    assert requests[-1].body == {"content": "confused"}
+    # then the confused reaction (and a listing: a refused command's queued ticket is settled, queue.py)
+    assert [r.body for r in requests[-2:]] == [{"content": "confused"}, None]
     assert "cannot run /deploy" in (tmp_path / "summary.md").read_text()  # the job summary too
     assert "GitHub API: " in result.stderr  # the request count ends the log
 

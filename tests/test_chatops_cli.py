@@ -6,12 +6,16 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fakes.github_prism import github  # noqa: F401  (fixture)
 from test_chatops_dispatch import BaseBranch, FakeGitHub, pull_json, run
+from test_chatops_handlers import checkout, make_pr, one_status_comment  # noqa: F401  (checkout: fixture)
 
 from kfops_action.chatops.base_config import parse_base_config
 from kfops_action.chatops.preview import preview
+from kfops_action.errors import ExitCode
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = ROOT / "examples" / "quickstart" / "kfops.yaml"
@@ -33,13 +37,14 @@ def test_allowed_build_run(tmp_path: Path) -> None:
     assert "allowed:       yes: alice has write; /build_run needs write" in out
     assert "permissions:   the defaults (no kfops.yaml on the base branch)" in out
     assert "start a run on Kubeflow" in out
+    assert "pipeline:      not checked: no kfops.yaml here" in out  # nothing to compile in an empty folder
     assert result.stderr == ""
 
 
 def test_refused_deploy_with_the_projects_config(tmp_path: Path) -> None:
     result = kfc("comment", "/deploy --run-id 8d1c", "--user", "alice", "--permission", "write",
                  "-c", str(EXAMPLE_CONFIG), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == ExitCode.DENIED == 5, result.stderr
     assert "needs:         maintain (chatops.commands.deploy.permission)" in result.stdout
     assert "allowed:       no: needs maintain" in result.stdout
     assert "reply:\n<!-- kfops -->\n@alice cannot run /deploy here: it needs maintain, alice has write." in result.stdout
@@ -97,7 +102,7 @@ def test_team_membership(tmp_path: Path) -> None:
 ])
 def test_what_is_not_run(tmp_path: Path, text: str, expected: str) -> None:
     result = kfc("comment", text, "--user", "alice", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == ExitCode.BAD_INPUT, result.stderr
     assert expected in result.stdout
 
 
@@ -138,3 +143,56 @@ def test_preview_reply_is_what_the_action_posts(text: str, level: str, fork: boo
     else:                                            # the Action answered: kfc comment shows that very reply
         [posted] = github.comments
         assert shown.endswith("reply:\n" + posted.rstrip("\n")), shown
+
+
+# --- --set checked against the pipeline, as the Action checks it ------------------------------
+
+
+def test_unknown_parameter_is_refused_with_the_actions_reason(project: Path) -> None:
+    result = kfc("comment", "/build_run --set pipeline.parameters.lerning_rate=1", "--user", "alice", cwd=project)
+    assert result.returncode == ExitCode.BAD_INPUT
+    assert "allowed:       yes" in result.stdout  # allowed, and still refused: by the pipeline
+    assert "pipeline:      refused: the Action would reply with this error" in result.stdout
+    assert "unknown parameter 'lerning_rate' (did you mean 'learning_rate'?)" in result.stdout
+    assert not (project / ".kfops" / "local").exists()
+
+
+def test_good_parameters_show_the_table_the_run_would_get(project: Path) -> None:
+    result = kfc("comment", "/run --set pipeline.parameters.epochs=5", cwd=project)
+    assert result.returncode == ExitCode.OK, result.stdout + result.stderr
+    assert "pipeline:      quickstart-classifier compiles and its parameters check" in result.stdout
+    assert "epochs         5      int    yes" in result.stdout
+    skipped = kfc("comment", "/run --set pipeline.parameters.lerning_rate=1", "--no-compile", cwd=project)
+    assert skipped.returncode == ExitCode.OK and "pipeline:" not in skipped.stdout
+
+
+def test_wrong_type_from_another_config_file(project: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = kfc("comment", "/run --set pipeline.parameters.epochs=many", "-c", str(project / "kfops.yaml"),
+                 cwd=elsewhere)
+    assert result.returncode == ExitCode.BAD_INPUT
+    assert "parameter 'epochs' must be int, got 'many'" in result.stdout
+
+
+# The Action itself (the real dispatcher and handlers, a git checkout at the pinned head, the fake
+# KFP and the fake GitHub) and `kfc comment` in that same checkout must agree on every comment.
+@pytest.mark.parametrize(("comment", "refused_with"), [
+    ("/build_run --set pipeline.parameters.lerning_rate=1", "unknown parameter 'lerning_rate'"),
+    ("/run --set pipeline.parameters.epochs=many", "parameter 'epochs' must be int, got 'many'"),
+    ("/run --dry-run --set pipeline.parameters.epochs=5", None),
+    ("/build --set pipeline.parameters.nope=1", None),  # /build compiles; it never reads parameters
+])
+def test_kfc_comment_agrees_with_the_action(comment: str, refused_with: str | None, github: Any, fake_kfp: Any,
+                                            checkout: tuple[Path, str], tmp_path: Path) -> None:
+    from kfops_action.chatops import dispatch as d
+
+    pr = make_pr(github, fake_kfp.url, fake_kfp.token, checkout, tmp_path)
+    outcome = pr.comment(comment)
+    preview_result = kfc("comment", comment, "--user", "alice", cwd=checkout[0])
+    if refused_with is None:
+        assert outcome.outcome == d.SUCCEEDED, pr.logs
+        assert preview_result.returncode == ExitCode.OK, preview_result.stdout
+    else:
+        assert outcome.outcome == d.FAILED and refused_with in one_status_comment(pr)
+        assert preview_result.returncode == ExitCode.BAD_INPUT and refused_with in preview_result.stdout

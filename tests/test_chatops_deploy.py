@@ -323,7 +323,11 @@ def test_rbac_denial_is_reported_with_the_missing_permission(github: GitHubEndpo
     assert "not allowed to get leases in namespace" in body and "(HTTP 403, RBAC)" in body
     assert "kubectl create role kfops-deployer" in body
     assert world.isvc() is None and not world.fake.pulls[NUMBER].merged
-    assert world.deploy_statuses() == ["failure", "pending"]
+    # The lock read (/lock, the freeze) is the deploy's first cluster call and comes before its
+    # records, like every refusal: nothing started, so no kfops/deploy status; the reply and the
+    # check run say it failed.
+    assert world.deploy_statuses() == []
+    assert [run["conclusion"] for run in world.fake.check_runs.values()] == ["failure"]
     assert kube_api.limited_token not in body
 
 

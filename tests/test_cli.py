@@ -22,7 +22,8 @@ def test_help_does_not_import_heavy_dependencies() -> None:
     assert "HEAVY []" in out.stdout, out.stdout + out.stderr
 
 
-@pytest.mark.parametrize("command", ["validate", "schema", "build", "run", "build-run", "build_run"])
+@pytest.mark.parametrize("command", ["validate", "schema", "build", "run", "build-run", "build_run",
+                                     "status", "comment"])
 def test_every_command_has_help(command: str) -> None:
     result = kfc(command, "--help")
     assert result.returncode == 0

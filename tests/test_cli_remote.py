@@ -72,7 +72,7 @@ def test_canceled_run_is_terminal_and_not_success(kfp_endpoint: str, fake_kfp, p
 def test_wait_timeout_exits_non_zero_and_says_the_run_goes_on(fake_kfp, project: Path) -> None:
     fake_kfp.run_states = ["RUNNING"]
     result = remote(fake_kfp.url, "run", "--wait", "--poll-interval", "0.05", "--timeout", "0.5", cwd=project)
-    assert result.returncode == 1
+    assert result.returncode == 3  # ExitCode.TIMEOUT: not a failed run
     assert "did not finish within" in result.stderr
     assert "/#/runs/details/" in result.stderr
 
@@ -80,7 +80,7 @@ def test_wait_timeout_exits_non_zero_and_says_the_run_goes_on(fake_kfp, project:
 def test_rejected_token_is_a_clear_error_without_the_token(fake_kfp, project: Path) -> None:
     secret = "wrong-token-5f2a9c81d"
     result = remote(fake_kfp.url, "build-run", cwd=project, token=secret)
-    assert result.returncode == 1
+    assert result.returncode == 4  # ExitCode.UNREACHABLE: credentials refused
     assert "401" in result.stderr or "rejected" in result.stderr
     assert secret not in result.stderr + result.stdout
 
@@ -88,7 +88,7 @@ def test_rejected_token_is_a_clear_error_without_the_token(fake_kfp, project: Pa
 def test_forbidden_is_a_clear_error(fake_kfp, project: Path) -> None:
     fake_kfp.deny(403, "user alice cannot access namespace ml-team")
     result = remote(fake_kfp.url, "run", cwd=project)
-    assert result.returncode == 1
+    assert result.returncode == 4
     assert "403" in result.stderr or "not allowed" in result.stderr
     assert FAKE_TOKEN not in result.stderr
 
@@ -99,7 +99,7 @@ def test_unreachable_endpoint_fails_fast(project: Path) -> None:
         port = s.getsockname()[1]
     started = time.monotonic()
     result = remote(f"http://127.0.0.1:{port}", "run", cwd=project, timeout=60)
-    assert result.returncode == 1
+    assert result.returncode == 4
     assert "unreachable" in result.stderr
     assert time.monotonic() - started < 30
 

@@ -68,7 +68,7 @@ def test_config_reference_lists_every_schema_key() -> None:
     reference = (DOCS / "config-reference.md").read_text()
     for key in ("pipeline.file", "images.kaniko.registry_secret", "kubeflow.auth.token_env",
                 "deployment.production.endpoint_check.sample", "deployment.staging.raw_deployment",
-                "metrics.key_metric", "chatops.commands.<build|run|build_run|deploy|staging_deploy|status|cancel|help>"
+                "metrics.key_metric", "chatops.commands.<build|run|build_run|deploy|staging_deploy|rollback|undeploy|lock|unlock|status|cancel|help>"
                 ".permission"):
         assert f"`{key}`" in reference, key
     assert len(re.findall(r"^\| `", reference, re.M)) > 60

@@ -156,9 +156,10 @@ def test_a_healthy_setup_is_all_ok(kube_api: Any, cluster: dict[str, str], fake_
     assert code == 0, text
     verdicts = {r.check: r.verdict for r in results}
     assert [r.verdict for r in results if r.verdict not in (OK, SKIP)] == [], text
-    for check in ("config", "pipeline", "workflow", "kubeflow", "namespace", "cluster", "template", "kserve",
-                  "namespaces", "rbac"):
+    for check in ("config", "pipeline", "workflow", "kubeflow", "namespace", "cluster", "template", "model",
+                  "kserve", "namespaces", "rbac"):
         assert verdicts[check] == OK, (check, text)
+    assert "production: /deploy deploys train/model (system.Model)" in text
     assert verdicts["registry"] == SKIP and verdicts["github"] == SKIP
     assert f"{fake_kfp.url}: KFP answers (single-user), bearer token from environment variable " \
            "KF_PIPELINES_TOKEN accepted" in text
@@ -217,9 +218,12 @@ def test_invalid_config_and_broken_pipeline(tmp_path: Path, fake_kfp: Any) -> No
 def test_missing_and_wrong_kubeflow_credentials(tmp_path: Path, fake_kfp: Any) -> None:
     project = make_project(tmp_path, fake_kfp.url)
     code, results, _ = run_doctor(project, {}, only=["kubeflow"])
-    line = one(results, "kubeflow")
+    line, reached, unchecked = of(results, "kubeflow")
     assert code == 1 and line.verdict == FAIL and "KF_PIPELINES_TOKEN is not set" in line.message
     assert "KFOPS_KUBEFLOW_TOKEN" in (line.fix or "") and "/build_run" in line.needed_by
+    # still asked: is it there at all? (the fake, like an auth proxy, wants credentials even for healthz)
+    assert reached.verdict == OK and "asks for credentials (HTTP 401" in reached.message
+    assert unchecked.verdict == SKIP and "credentials not checked" in unchecked.message
     code, results, text = run_doctor(project, {"KF_PIPELINES_TOKEN": "not-the-token"}, only=["kubeflow"])
     line = one(results, "kubeflow")
     assert code == 1 and "rejected the credentials (HTTP 401)" in line.message
@@ -237,7 +241,35 @@ def test_unreachable_kubeflow(tmp_path: Path, fake_kfp: Any) -> None:
 def test_placeholder_endpoint_from_init(tmp_path: Path) -> None:
     project = make_project(tmp_path, "https://kubeflow.example.com/pipeline")
     code, results, _ = run_doctor(project, {"KF_PIPELINES_TOKEN": FAKE_TOKEN}, only=["kubeflow"])
-    assert code == 1 and "still the placeholder" in one(results, "kubeflow").message
+    placeholder, not_contacted = of(results, "kubeflow")
+    assert code == 1 and "still the placeholder" in placeholder.message and placeholder.verdict == FAIL
+    assert not_contacted.verdict == SKIP and "not contacted" in not_contacted.message
+
+
+def test_every_kubeflow_finding_at_once(tmp_path: Path) -> None:
+    """A new user's first doctor run after kfc init: the placeholder endpoint and the missing token
+    are both reported, with their fixes, not the second only after the first is fixed."""
+    project = make_project(tmp_path, "https://kubeflow.example.com/pipeline",
+                           edit=lambda c: c["kubeflow"].update(auth={"type": "token"}))
+    code, results, text = run_doctor(project, {}, only=["kubeflow"])
+    token, placeholder, not_contacted = of(results, "kubeflow")
+    assert code == 1 and (token.verdict, placeholder.verdict, not_contacted.verdict) == (FAIL, FAIL, SKIP)
+    assert "KF_PIPELINES_TOKEN is not set" in token.message and "KFOPS_KUBEFLOW_TOKEN" in (token.fix or "")
+    assert "still the placeholder" in placeholder.message and "kubeflow.endpoint" in (placeholder.fix or "")
+    assert "no usable endpoint" in not_contacted.message
+    assert text.count("FAIL  kubeflow") == 2 and "2 failed" in text
+
+
+def test_unreachable_kubeflow_and_missing_token_at_once(tmp_path: Path) -> None:
+    project = make_project(tmp_path, "http://127.0.0.1:9", edit=lambda c: c["kubeflow"].update(
+        auth={"type": "cookie", "cookie_env": "MY_SESSION"}))
+    code, results, _ = run_doctor(project, {}, only=["kubeflow"])
+    cookie, unreachable, unchecked = of(results, "kubeflow")
+    assert code == 1 and "MY_SESSION is not set" in cookie.message
+    # a custom variable is not filled by the action's input: the fix says how the workflow sets it
+    assert "KFOPS_KUBEFLOW_COOKIE" in (cookie.fix or "") and "env: MY_SESSION:" in (cookie.fix or "")
+    assert unreachable.verdict == FAIL and "connection refused" in unreachable.message
+    assert unchecked.verdict == SKIP
 
 
 @pytest.fixture
@@ -434,6 +466,67 @@ def test_broken_template_and_missing_sample(tmp_path: Path, fake_kfp: Any) -> No
     assert code == 1 and production.verdict == FAIL and "unknown placeholders" in production.message
     assert "{{ model_url }}" in production.message and production.needed_by == ("/deploy",)
     assert staging.needed_by == ("/staging_deploy",)
+
+
+NO_MODEL_PIPELINE = """\
+from kfp import dsl
+from kfp.dsl import Dataset, Output
+
+
+@dsl.component(base_image="python:3.11-slim")
+def make_data(rows: int, data: Output[Dataset]):
+    open(data.path, "w").write(str(rows))
+
+
+@dsl.pipeline(name="no-model")
+def training_pipeline(n_samples: int = 3):
+    make_data(rows=n_samples)
+"""
+
+
+def test_a_deployment_for_a_pipeline_without_a_model_output(tmp_path: Path, fake_kfp: Any) -> None:
+    project = make_project(tmp_path, fake_kfp.url, edit=lambda c: c["pipeline"].pop("parameters", None))
+    (project / "pipeline.py").write_text(NO_MODEL_PIPELINE)
+    code, results, text = run_doctor(project, {}, only=["model"])
+    production, staging = of(results, "model")
+    assert code == 1 and (production.verdict, staging.verdict) == (FAIL, FAIL), text
+    assert production.message.startswith("production: pipeline.py:training_pipeline outputs no model")
+    assert "make-data/data (system.Dataset)" in production.message  # what it does output
+    assert "Output[Model]" in (production.fix or "") and "deployment.production.model" in (production.fix or "")
+    assert production.needed_by == ("/deploy",) and staging.needed_by == ("/staging_deploy",)
+    assert "FAIL  model" in text and of(results, "pipeline") == []  # needed, so it ran, quietly: it passed
+
+
+def test_a_configured_model_output_the_pipeline_does_not_have(tmp_path: Path, fake_kfp: Any) -> None:
+    def edit(config: dict[str, Any]) -> None:
+        config["deployment"]["production"]["model"] = {"task": "train", "output": "classifier"}
+        config["deployment"]["staging"]["model"] = {"task": "evaluate"}
+
+    project = make_project(tmp_path, fake_kfp.url, edit=edit)
+    code, results, _ = run_doctor(project, {}, only=["model"])
+    production, staging = of(results, "model")
+    assert code == 1 and production.verdict == FAIL and staging.verdict == FAIL
+    assert "deployment.production.model names output 'classifier' of task 'train'" in production.message
+    assert "train/model (system.Model)" in production.message  # the outputs to choose from
+    assert "deployment.staging.model names output 'model' of task 'evaluate'" in staging.message
+    (project / "kfops.yaml").write_text((project / "kfops.yaml").read_text().replace("output: classifier",
+                                                                                     "output: model"))
+    code, results, _ = run_doctor(project, {}, only=["model"])
+    assert [r.verdict for r in of(results, "model")] == [OK, FAIL]
+
+
+def test_two_model_outputs_are_one_too_many(tmp_path: Path, fake_kfp: Any) -> None:
+    project = make_project(tmp_path, fake_kfp.url, edit=lambda c: c["deployment"].pop("staging"))
+    pipeline = project / "pipeline.py"
+    text = pipeline.read_text()
+    second = text.index("    evaluate(")  # a second training task: two outputs named `model` in every run
+    pipeline.write_text(text[:second] + "    train(train_data=dataset_task.outputs['train_data'], "
+                        "learning_rate=learning_rate, epochs=epochs)\n" + text[second:])
+    code, results, _ = run_doctor(project, {}, only=["model"])
+    line = one(results, "model")
+    assert code == 1 and line.verdict == FAIL and "would find 2 models in each run" in line.message
+    assert "train/model (system.Model)" in line.message and "train-2/model (system.Model)" in line.message
+    assert "deployment.production.model.task" in (line.fix or "")
 
 
 def test_workflow_permissions(tmp_path: Path, fake_kfp: Any) -> None:

@@ -28,6 +28,20 @@ from kfops_action.onboarding.init import make_asker
 
 TEMPLATES = ROOT / "kfops_action" / "onboarding" / "templates"
 PIPELINE = '''from kfp import dsl
+from kfp.dsl import Model, Output
+
+
+@dsl.component(base_image="python:3.11-slim")
+def fit(x: int, model: Output[Model]):
+    open(model.path, "w").write(str(x * x))
+
+
+@dsl.pipeline(name="{name}")
+def {function}(x: int = 3):
+    fit(x=x)
+'''
+NO_MODEL_PIPELINE = '''from kfp import dsl
+from kfp.dsl import Dataset, Output
 
 
 @dsl.component(base_image="python:3.11-slim")
@@ -35,9 +49,14 @@ def square(x: int) -> int:
     return x * x
 
 
+@dsl.component(base_image="python:3.11-slim")
+def report(x: int, table: Output[Dataset]):
+    open(table.path, "w").write(str(x))
+
+
 @dsl.pipeline(name="{name}")
 def {function}(x: int = 3):
-    square(x=x)
+    report(x=square(x=x).output)
 '''
 
 
@@ -182,6 +201,57 @@ def test_several_pipelines_need_a_choice_without_a_terminal(tmp_path: Path) -> N
     config = load_config(repo / "kfops.yaml")
     assert config.pipeline.function == "second" and "deployment" not in config.data
     assert not (repo / "deploy").exists() and "KFOPS_KUBECONFIG" not in chosen.stdout
+
+
+def test_no_deployment_section_for_a_pipeline_without_a_model_output(tmp_path: Path) -> None:
+    """Nothing /deploy could deploy: no deployment section, and the next steps say how to add one
+    later; following them (a model output, the printed section, --skip-existing) gives a setup
+    whose deployment `kfc doctor` accepts."""
+    repo = git_repo(tmp_path / "reports")
+    (repo / "flow.py").write_text(NO_MODEL_PIPELINE.format(name="reports", function="report_pipeline"))
+    result = kfc("init", "--endpoint", "http://kfp.example.test/pipeline", cwd=repo)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "deployment" not in load_config(repo / "kfops.yaml").data
+    assert not (repo / "deploy").exists()  # no template, no sample, no cluster identity to create
+    out = result.stdout
+    assert "KFOPS_KUBECONFIG" not in out and "GitHub Environment" not in out
+    assert "No deployment section was written: flow.py:report_pipeline outputs no model" in out
+    assert "report/table (system.Dataset)" in out and "Output[Model]" in out
+    section = out.split("- add this section to kfops.yaml (namespaces to taste):\n")[1].split("\n   - ")[0]
+    assert section.startswith("     deployment:\n       production:\n")
+
+    (repo / "flow.py").write_text(PIPELINE.format(name="reports", function="report_pipeline"))
+    with (repo / "kfops.yaml").open("a") as config:
+        config.write("\n" + "\n".join(line[5:] for line in section.splitlines()) + "\n")
+    later = kfc("init", "--skip-existing", "--endpoint", "http://kfp.example.test/pipeline", cwd=repo)
+    assert later.returncode == 0, later.stdout + later.stderr
+    assert "kept     kfops.yaml (exists)" in later.stdout and "wrote    deploy/inference-service.yaml" in later.stdout
+    assert "No deployment section" not in later.stdout
+    doctor = kfc("doctor", "--only", "model", "--only", "template", cwd=repo)
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert "ok    model       production: /deploy deploys fit/model (system.Model)" in doctor.stdout
+
+
+def test_two_model_outputs_keep_the_deployment_section_and_ask_to_choose(tmp_path: Path) -> None:
+    repo = git_repo(tmp_path / "model")
+    (repo / "flow.py").write_text(PIPELINE.format(name="m", function="flow").replace(
+        "    fit(x=x)\n", "    fit(x=x)\n    fit(x=5)\n"))
+    answers = gather(args(), repo, {}, make_asker(io.StringIO(), io.StringIO(), False), interactive=False)
+    assert answers.deploys and answers.model is not None
+    assert [str(m) for m in answers.model.models] == ["fit/model (system.Model)", "fit-2/model (system.Model)"]
+    text = nextsteps.render(answers)
+    assert "Choose the model: flow.py:flow has 2 model outputs" in text and "deployment.production.model" in text
+
+
+def test_a_pipeline_that_does_not_compile_here_keeps_its_deployment_section(tmp_path: Path) -> None:
+    repo = git_repo(tmp_path / "model")
+    (repo / "flow.py").write_text("import not_installed_here  # noqa\n"
+                                  + PIPELINE.format(name="m", function="flow"))
+    result = kfc("init", cwd=repo)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "deployment" in load_config(repo / "kfops.yaml").data
+    assert "Check the model output: flow.py:flow did not compile here" in result.stdout
+    assert "not_installed_here" in result.stdout and "`kfc doctor` checks it" in result.stdout
 
 
 class _Terminal(io.StringIO):
@@ -425,8 +495,10 @@ def test_from_kfops_converts_the_original_layout(original: Path) -> None:
     images = config.data["images"]
     assert images["builder"] == "kaniko" and images["registry"] == "my-registry"
     assert images["build"] == [{"name": "my_image_name", "context": "containers/my_image_name"}]
+    # the original mounted its Opaque Secret whole at /kaniko/.docker: its key config.json is the docker config
     assert images["kaniko"] == {"namespace": "kfops", "image": "gcr.io/kaniko-project/executor:v1.9.1",
                                 "service_account": "image-builder", "registry_secret": "regcred",
+                                "registry_secret_key": "config.json",
                                 "resources": {"limits": {"cpu": "2", "memory": "4Gi"}}}
     production, staging = config.data["deployment"]["production"], config.data["deployment"]["staging"]
     assert (production["namespace"], production["inference_service"]) == ("prod", "sklearn-iris")
@@ -440,12 +512,27 @@ def test_from_kfops_converts_the_original_layout(original: Path) -> None:
     assert template["spec"]["predictor"] == {"serviceAccountName": "deployer", "canaryTrafficPercent": 10,
                                              "sklearn": {"storageUri": "{{ model_uri }}"}}
     out = result.stdout
+    assert "registry_secret_key: config.json" in out and "--type=kubernetes.io/dockerconfigjson" in out
+    # the original pipeline imports the old kfops package: whether it outputs a model cannot be told yet
+    assert any(i.startswith("my_pipeline/pipeline.py:iris_pipeline does not compile here") and "kfops" in i
+               and "model line" in i for i in not_converted(out))
     for unmapped in ("repository.owner/name", "version_id", "pipeline_execution_mode", "other_folders_path",
                      "image_builder.insecure", "spec.nodeSelector", "materialize_model", "repositoriesNames",
                      "canary"):
         assert unmapped in out, unmapped
     assert (original / "config_files" / "config.yaml").is_file()  # the original is left in place
     assert not (original / "pipeline.py").exists() and not (original / "deploy" / "sample-request.json").exists()
+
+
+def test_from_kfops_says_when_the_pipeline_outputs_no_model(original: Path) -> None:
+    (original / "my_pipeline" / "pipeline.py").write_text(
+        NO_MODEL_PIPELINE.format(name="iris", function="iris_pipeline"))
+    result = kfc("init", "--from-kfops", "--endpoint", "https://kfp.example.test/pipeline", cwd=original)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "production" in load_config(original / "kfops.yaml").data["deployment"]  # converted, as it was
+    [note] = [i for i in not_converted(result.stdout) if "outputs no model" in i]
+    assert note.startswith("my_pipeline/pipeline.py:iris_pipeline outputs no model")
+    assert "report/table (system.Dataset)" in note and "Output[Model]" in note and "model line" in note
 
 
 def test_from_kfops_keeps_a_function_it_cannot_run(original: Path) -> None:
@@ -480,3 +567,93 @@ def test_init_help_is_fast_and_listed() -> None:
     result = kfc("init", "--help")
     assert result.returncode == 0 and "--from-kfops" in result.stdout and "--force" in result.stdout
     assert shutil.which("git")
+
+
+def not_converted(stdout: str) -> list[str]:
+    """The items of the "Not converted" list, each with its continuation lines; fails when a line of
+    the section is neither an item nor a continuation (the list would break when rendered)."""
+    section = stdout.split("Not converted (do these by hand):\n")[1].split("\n\n")[0]
+    items: list[str] = []
+    for line in section.splitlines():
+        if line.startswith("  - "):
+            items.append(line[4:])
+        else:
+            assert line.startswith("    ") and items, f"breaks the list: {line!r}"
+            items[-1] += " " + line.strip()
+    return items
+
+
+ORIGINAL_KANIKO_WITH_CACHE = """\
+apiVersion: v1
+kind: Pod
+spec:
+  containers:
+  - name: kaniko
+    image: gcr.io/kaniko-project/executor:v1.9.1
+    args: ["--cache=true", "--cache-dir=/cache"]
+    volumeMounts:
+    - {name: docker-config, mountPath: /kaniko/.docker}
+    - {name: kaniko-cache, mountPath: /cache}
+    - {name: scratch, mountPath: /scratch}
+  restartPolicy: Never
+  volumes:
+  - name: docker-config
+    configMap: {name: docker-config, items: [{key: ecr.json, path: config.json}]}
+  - name: kaniko-cache
+    persistentVolumeClaim: {claimName: kaniko-cache-claim}
+  - name: scratch
+    emptyDir: {}
+"""
+
+
+def test_from_kfops_reports_the_cache_volume_and_converts_a_configmap_docker_config(original: Path) -> None:
+    (original / "config_files" / "kaniko-manifest.yaml").write_text(ORIGINAL_KANIKO_WITH_CACHE)
+    result = kfc("init", "--from-kfops", "--endpoint", "https://kfp.example.test/pipeline", cwd=original)
+    assert result.returncode == 0, result.stdout + result.stderr
+    kaniko = load_config(original / "kfops.yaml").data["images"]["kaniko"]
+    # kfops mounts Secrets only: the ConfigMap's docker config becomes a Secret of the same name, key config.json
+    assert (kaniko["registry_secret"], kaniko["registry_secret_key"]) == ("docker-config", "config.json")
+    assert "cache" not in kaniko  # a registry cache is not what the PVC was: said, not switched on
+    items = not_converted(result.stdout)
+    [configmap] = [i for i in items if "ConfigMap docker-config" in i]
+    assert ("kubectl -n kfops get configmap docker-config -o jsonpath='{.data.ecr\\.json}' > config.json && "
+            "kubectl -n kfops create secret generic docker-config --from-file=config.json=config.json") in configmap
+    [cache] = [i for i in items if "kaniko-cache-claim" in i]
+    assert "mounted at /cache" in cache and "images.kaniko.cache: true" in cache
+    assert any("volume scratch (emptyDir, mounted at /scratch) is not converted" in i for i in items)
+
+
+def test_from_kfops_tells_a_broken_deployment_function_from_a_missing_kserve(original: Path, tmp_path: Path) -> None:
+    function = original / "config_files" / "deployment.py"
+    function.write_text("def inference_service_instance(name, storage_uri, namespace, canary_traffic_percent):\n"
+                        "    raise ValueError('unknown model format: onnx2')\n")
+    broken = kfc("init", "--from-kfops", "--force", cwd=original)
+    assert broken.returncode == 0, broken.stdout + broken.stderr
+    [note] = [i for i in not_converted(broken.stdout) if "config_files/deployment.py" in i and "fails" in i]
+    assert "raised ValueError: unknown model format: onnx2" in note and "kserve" not in note
+    assert "fix it and rerun `kfc init --from-kfops --force`" in note
+
+    # kserve importable here (a stand-in package on the path), but not what the function expects: the
+    # error is shown, with its own fix in the same list item, and nobody is told to install kserve
+    site = tmp_path / "site"
+    (site / "kserve").mkdir(parents=True)
+    (site / "kserve" / "__init__.py").write_text("__version__ = '0.14.0'\n")
+    function.write_text("from kserve import V1beta1InferenceService  # renamed in this kserve\n\n"
+                        "def inference_service_instance(name, storage_uri, namespace, canary_traffic_percent):\n"
+                        "    return V1beta1InferenceService()\n")
+    installed = kfc("init", "--from-kfops", "--force", cwd=original, env={"PYTHONPATH": str(site)})
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    items = not_converted(installed.stdout)  # the nested "How to fix" no longer breaks the list
+    [note] = [i for i in items if "config_files/deployment.py" in i and "fails" in i]
+    assert "ImportError: cannot import name 'V1beta1InferenceService' from 'kserve'" in note
+    assert "(how to fix: run the file locally with python" in note
+    assert "install kserve" not in installed.stdout and "\nHow to fix" not in installed.stdout
+    assert load_config(original / "kfops.yaml").data["deployment"]["production"]["template"] == \
+        "config_files/deployment.py"
+
+
+def test_list_items_keep_a_multi_line_item_in_the_list() -> None:
+    from kfops_action.onboarding.init import list_items
+
+    text = list_items(["one", "importing x failed\nHow to fix: run it\n", "three"])
+    assert text == "  - one\n  - importing x failed\n    How to fix: run it\n  - three"

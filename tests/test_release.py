@@ -216,6 +216,43 @@ def test_build_dist_builds_and_checks_the_sdist_and_wheel(tmp_path: Path) -> Non
     assert again.returncode == 1 and "is not empty" in again.stderr
 
 
+# -- base-image ---------------------------------------------------------------------------------
+
+
+def test_base_tag_is_the_dockerfiles_and_must_stay_a_tag(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert release.base_tag() == "python:3.11-slim-bookworm"
+    monkeypatch.setattr(release, "ROOT", tmp_path)
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    (tmp_path / "Dockerfile").write_text(dockerfile.replace("ARG PYTHON_IMAGE=python:3.11-slim-bookworm",
+                                                            f"ARG PYTHON_IMAGE=python:3.11-slim-bookworm@{DIGEST}"))
+    with pytest.raises(release.ReleaseError, match="already names a digest: keep a tag"):
+        release.base_tag()
+    (tmp_path / "Dockerfile").write_text(dockerfile.replace("ARG PYTHON_IMAGE=", "ARG BASE="))
+    with pytest.raises(release.ReleaseError, match="one `ARG PYTHON_IMAGE=<image>` line, found 0"):
+        release.base_tag()
+
+
+def test_base_image_names_the_local_engines_digest() -> None:
+    """What the dry run builds from: the digest the engine holds for the Dockerfile's tag, printed
+    as the GITHUB_OUTPUT lines the workflow's step writes (there from the registry, with buildx)."""
+    from e2e.engine import HOW_TO, EngineUnavailable, engine
+
+    try:
+        host = engine()
+    except EngineUnavailable as exc:
+        require_infra("a container engine", f"{exc}; {HOW_TO}")
+        raise
+    done = script("base-image", "--local", env={"DOCKER_HOST": host})
+    assert done.returncode == 0, done.stderr
+    found = re.fullmatch(r"ref=python:3\.11-slim-bookworm@(sha256:[0-9a-f]{64})\ndigest=(sha256:[0-9a-f]{64})\n",
+                         done.stdout)
+    assert found and found.group(1) == found.group(2), done.stdout
+    inspected = subprocess.run(["docker", "image", "inspect", "--format", "{{json .RepoDigests}}",
+                                "python:3.11-slim-bookworm"], capture_output=True, text=True, timeout=60,
+                               env={**os.environ, "DOCKER_HOST": host})
+    assert found.group(1) in inspected.stdout
+
+
 # -- the dry run --------------------------------------------------------------------------------
 
 
@@ -247,7 +284,17 @@ def test_dry_run_builds_runs_and_pins_the_image() -> None:
     done = script("dry-run", "--require-image", env={"DOCKER_HOST": host}, timeout=1800)
     assert done.returncode == 0, done.stderr[-6000:]
     assert re.search(r"the image would be pinned as ghcr\.io/kfops/action@sha256:[0-9a-f]{64}\n", done.stderr)
-    assert "docker build --network host --build-arg VERSION=" + VERSION in done.stderr
+    # Built from the base image's digest, which the image's labels record.
+    [base] = re.findall(r"base image: (python:3\.11-slim-bookworm@sha256:[0-9a-f]{64})\n", done.stderr)
+    assert (f"docker build --network host --build-arg VERSION={VERSION} --build-arg PYTHON_IMAGE={base} "
+            f"--build-arg BASE_DIGEST={base.partition('@')[2]}") in done.stderr
+    labels = subprocess.run(["docker", "image", "inspect", "--format", "{{json .Config.Labels}}",
+                             f"{release.DRY_RUN_IMAGE}:dry-run"], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "DOCKER_HOST": host})
+    assert labels.returncode == 0, labels.stderr
+    recorded = yaml.safe_load(labels.stdout)
+    assert recorded["org.opencontainers.image.base.name"] == base
+    assert recorded["org.opencontainers.image.base.digest"] == base.partition("@")[2]
     assert "@sha256:" not in ACTION.read_text()  # only a copy of action.yml is pinned
 
 
@@ -309,6 +356,12 @@ def test_release_steps_call_the_script_tested_here() -> None:
     assert all("${{" not in run for run in runs.values())
     image = {s.get("id"): s for s in jobs["image"]["steps"]}
     assert image["push"]["with"]["platforms"] == "linux/amd64,linux/arm64"
+    # The base image by digest, resolved (with buildx, set up before) and passed to the build.
+    assert image["base"]["run"] == 'python3 scripts/release.py base-image >> "$GITHUB_OUTPUT"'
+    order = [s.get("id") or s.get("uses", "").split("@")[0] for s in jobs["image"]["steps"]]
+    assert order.index("docker/setup-buildx-action") < order.index("base") < order.index("push")
+    assert image["push"]["with"]["build-args"].splitlines()[1:] == [
+        "PYTHON_IMAGE=${{ steps.base.outputs.ref }}", "BASE_DIGEST=${{ steps.base.outputs.digest }}"]
     assert jobs["image"]["outputs"]["ref"] == "${{ steps.name.outputs.image }}@${{ steps.push.outputs.digest }}"
     attest = next(s for s in jobs["image"]["steps"] if "attest-build-provenance" in s.get("uses", ""))
     assert attest["with"]["push-to-registry"] is True

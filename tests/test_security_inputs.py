@@ -6,6 +6,7 @@ as `python -m kfops_action` runs it) against the fake GitHub and the fake KFP, a
 - a comment's arguments cannot inject Markdown (mentions, images, links) into the bot's reply, and
   someone who may not run a command gets the refusal, never their arguments echoed back;
 - a `--set` value cannot make the YAML parser expand aliases (a bomb, or a self-reference);
+- nor can the pull request's own kfops.yaml: its aliases are bounded (MAX_ALIAS_VALUES);
 - a malformed kubeconfig is a clear error in the PR, its credentials are scrubbed, and registry
   credentials never go to a host the pull request chose.
 """
@@ -254,3 +255,55 @@ def test_registry_password_without_the_registry_input_is_refused(monkeypatch: py
     assert "registry-pass-1234" not in str(err.value)
     creds = credentials_from_env({**env, "INPUT_REGISTRY": "ghcr.io"}, "evil.example/steal")
     assert creds is not None and creds.host == "ghcr.io"
+
+
+# -- 9. YAML aliases in the pull request's kfops.yaml -----------------------------------------------
+
+
+# Nine anchors, each a list of ten aliases of the one before: under 700 bytes, 10**9 values expanded.
+KFOPS_BOMB = "".join([
+    "laughs:\n  - &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n",
+    *(f"  - &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]\n" for i in range(1, 9)),
+])
+
+
+@pytest.mark.parametrize("yaml_text, said", [
+    (KFOPS_BOMB, "kfops.yaml: YAML aliases expand to more than 10000 values"),
+    ("loop: &self {again: *self}\n", "kfops.yaml has a YAML alias inside its own anchor"),
+])
+def test_an_alias_bomb_in_the_prs_kfops_yaml_is_refused_at_once(yaml_text: str, said: str, github: GitHubEndpoint,
+                                                                 fake_kfp: Any, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """The PR's own kfops.yaml (read from its checkout for `pipeline` and `images`) is untrusted
+    text too: its aliases are bounded, and the reply names the file, the anchor's line and the fix."""
+    def add_bomb(repo: Path) -> None:
+        path = repo / "kfops.yaml"
+        path.write_text(path.read_text() + yaml_text)
+
+    checkout, head = make_checkout(tmp_path, add_bomb)
+    pr = PullRequest(github, fake_kfp.url, fake_kfp.token, checkout, head, summary=tmp_path / "summary.md")
+    lines = (checkout / "kfops.yaml").read_text().splitlines()
+    first_added = len(lines) - len(yaml_text.splitlines()) + 1
+    started = time.monotonic()
+    code, log, _ = run_action(pr, "/build_run", tmp_path, capsys)
+    assert time.monotonic() - started < 10
+    assert code == 1 and f"kfops: failed ({said})" in log, log
+    [reply] = [c["body"] for c in pr.bot_comments()]
+    assert said in reply, reply
+    [line] = [int(n) for n in re.findall(r"kfops\.yaml:(\d+):\d+", reply)]
+    assert first_added <= line <= len(lines), (line, first_added, reply)
+    assert "write the value" in reply
+    assert not fake_kfp.runs
+
+
+def test_anchors_used_a_few_times_still_load(tmp_path: Path) -> None:
+    """Anchors are ordinary YAML that a team may use to share settings: only the expansion is bounded."""
+    from kfops_action.config.yaml_source import MAX_ALIAS_VALUES, load_yaml
+
+    shared = "base: &base {cpu: '1', memory: 2Gi, env: [a, b, c]}\n" + "".join(
+        f"step{i}: *base\n" for i in range(MAX_ALIAS_VALUES // 7))  # 7 values each: the mapping, 2 scalars, the list, 3
+    data, positions = load_yaml(shared, "kfops.yaml")
+    assert data["step0"] == data["base"] == {"cpu": "1", "memory": "2Gi", "env": ["a", "b", "c"]}
+    assert str(positions.of_value(("step7", "memory"))) == "kfops.yaml:1:32"  # the anchor's value
+    with pytest.raises(ConfigError, match="expand to more than"):
+        load_yaml(shared + "".join(f"more{i}: *base\n" for i in range(10)), "kfops.yaml")

@@ -11,6 +11,7 @@ One path, one module per stage, in the order a comment goes through them:
     base_config.py   kfops.yaml read from the base branch (never from the PR under command)
     handlers.py      /build, /run, /build_run (kfops_action.handlers), /status, /cancel
     deploy_rules.py  what must hold before /deploy or /staging_deploy touches the cluster (pure)
+    gates.py         the release gates of `deployment.gates`: drafts, CI checks, staging first, model age
     deploy_handler.py  /deploy, /staging_deploy: model URI, base-branch template, gate, rollout
                      (kfops_action.deploy), then label, GitHub deployment, kfops/deploy, merge
     runs.py          a run's record in its status comment (provenance), and the report drawn from it

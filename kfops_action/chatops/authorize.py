@@ -14,6 +14,12 @@ Rules:
   /run, /build_run, /deploy, /staging_deploy) are refused, for everyone, unless
   `chatops.allow_forks: true`. That is the "pwn request" pattern, and an admin's comment does not
   make the fork's code safer.
+- The release commands (/rollback, /undeploy, /lock, /unlock) act on an environment. Unless
+  `chatops.commands.<name>` sets their own rule, they follow that environment's deploy rule: on
+  production what /deploy needs (maintain), on staging what /staging_deploy needs (write); the
+  global freeze follows /deploy's. Changing what serves, or who may change it, is a deploy. They
+  run no pull-request code, so they are not refused on forks (a rollback is an incident tool,
+  valid from any pull request, as in github/branch-deploy).
 """
 
 from __future__ import annotations
@@ -36,6 +42,9 @@ DEFAULT_PERMISSIONS: dict[str, str] = {
     "deploy": "maintain",
 }
 FORK_GUARDED = frozenset({"build", "run", "build_run", "deploy", "staging_deploy"})
+# Release commands: their default rule is the deploy rule of the environment they act on.
+ENVIRONMENT_RULES = {"production": "deploy", "staging": "staging_deploy"}
+RELEASE_COMMANDS = ("rollback", "undeploy", "lock", "unlock")
 
 
 def normalize_level(role_name: str | None, legacy_permission: str | None = None) -> str:
@@ -76,17 +85,24 @@ class Policy:
         chatops = (data or {}).get("chatops") or {}
         commands = chatops.get("commands") or {}
         rules = {}
-        for name, default in DEFAULT_PERMISSIONS.items():
+        for name, default in [*DEFAULT_PERMISSIONS.items(), *((c, "") for c in RELEASE_COMMANDS)]:
             entry = commands.get(name) or {}
+            if name in RELEASE_COMMANDS and not entry:
+                continue  # follows the environment's deploy rule (rule())
             rules[name] = Rule(
-                permission=entry.get("permission", default),
+                permission=entry.get("permission", default or DEFAULT_PERMISSIONS["deploy"]),
                 users=frozenset(str(u).lower() for u in entry.get("users") or ()),
                 teams=tuple(str(t) for t in entry.get("teams") or ()),
                 configured="permission" in entry,
             )
         return cls(rules, bool(chatops.get("allow_forks", False)), source)
 
-    def rule(self, command: str) -> Rule:
+    def rule(self, command: str, environment: str | None = None) -> Rule:
+        """The rule for `command`; a release command without its own falls back to the deploy
+        rule of `environment` (None: the command's default environment)."""
+        if command in RELEASE_COMMANDS and command not in self.rules:
+            environment = environment or COMMANDS[command].environments[0]
+            return self.rules.get(ENVIRONMENT_RULES.get(environment, "deploy")) or Rule(DEFAULT_PERMISSIONS["deploy"])
         return self.rules.get(command) or Rule(DEFAULT_PERMISSIONS[command])
 
     def all_teams(self) -> tuple[str, ...]:
@@ -114,10 +130,11 @@ class Denied:
 Verdict = Union[Allowed, Denied]
 
 
-def teams_to_check(command: str, *, user: str, level: str, policy: Policy, fork: bool) -> tuple[str, ...]:
+def teams_to_check(command: str, *, user: str, level: str, policy: Policy, fork: bool,
+                   environment: str | None = None) -> tuple[str, ...]:
     """The team memberships that could change the verdict: none when the level or the users list
     already decides, so that the common case costs no API call."""
-    rule = policy.rule(command)
+    rule = policy.rule(command, environment)
     if (fork and command in FORK_GUARDED and not policy.allow_forks) or rank(level) >= rank(rule.permission):
         return ()
     if user.lower() in rule.users:
@@ -127,12 +144,13 @@ def teams_to_check(command: str, *, user: str, level: str, policy: Policy, fork:
 
 def authorize(command: str, *, user: str, level: str, policy: Policy, fork: bool,
               member_of: Collection[str] = (), head_repo: str | None = None,
-              notes: tuple[str, ...] = ()) -> Verdict:
+              notes: tuple[str, ...] = (), environment: str | None = None) -> Verdict:
     """Allowed or Denied (with the reply to post). `member_of` holds the "org/team" entries the
-    user was found to belong to; `notes` explain lookups that failed (they go into the reply)."""
+    user was found to belong to; `notes` explain lookups that failed (they go into the reply).
+    `environment`: what a release command acts on (its rule may depend on it)."""
     if command not in COMMANDS:
         raise ValueError(f"unknown command {command!r}")
-    rule = policy.rule(command)
+    rule = policy.rule(command, environment)
     if fork and command in FORK_GUARDED and not policy.allow_forks:
         return Denied(command, user, "refused on pull requests from forks",
                       replies.fork_refused(user, command, head_repo, policy.source))
@@ -145,15 +163,20 @@ def authorize(command: str, *, user: str, level: str, policy: Policy, fork: bool
         return Allowed(command, user, f"{user} is a member of {member} (chatops.commands.{command}.teams)")
     alternatives = bool(rule.users or rule.teams)
     reason = f"needs {rule.permission}" + (" or a listed user/team" if alternatives else "")
+    if command in RELEASE_COMMANDS and command not in policy.rules:   # /help: say which environment
+        reason += f" for {environment or COMMANDS[command].environments[0]}"
     return Denied(command, user, reason,
                   replies.refused(user, command, rule.permission, level, alternatives=alternatives,
                                   policy_source=policy.source, notes=notes))
 
 
-def needed(command: str, policy: Policy) -> str:
+def needed(command: str, policy: Policy, environment: str | None = None) -> str:
     """What a command needs, with where that comes from: for `kfc comment` and logs."""
-    rule = policy.rule(command)
+    rule = policy.rule(command, environment)
     origin = f"chatops.commands.{command}.permission" if rule.configured else "default"
+    if command in RELEASE_COMMANDS and command not in policy.rules:
+        origin = f"as /{ENVIRONMENT_RULES.get(environment or COMMANDS[command].environments[0], 'deploy')}, " + (
+            "configured" if rule.configured else "default")
     extra = []
     if rule.users:
         extra.append("users " + ", ".join(sorted(rule.users)))

@@ -30,10 +30,17 @@ from ..errors import KfopsError, shown
 from ..github.render import code
 
 SET, RUN_ID, SHA, FORCE, DRY_RUN = "--set", "--run-id", "--sha", "--force", "--dry-run"
+GLOBAL = "--global"
 _VALUE_OPTIONS = frozenset({SET, RUN_ID, SHA})
-_ALL_OPTIONS = (SET, RUN_ID, SHA, FORCE, DRY_RUN)
+_ALL_OPTIONS = (SET, RUN_ID, SHA, FORCE, DRY_RUN, GLOBAL)
 _OPTION_USAGE = {SET: "[--set pipeline.KEY=VALUE]...", RUN_ID: "[--run-id ID]", SHA: "[--sha COMMIT]",
-                 FORCE: "[--force]", DRY_RUN: "[--dry-run]"}
+                 FORCE: "[--force]", DRY_RUN: "[--dry-run]", GLOBAL: "[--global]"}
+# Positional arguments (the release commands, after branch-deploy's `.lock production reason`):
+# ENV is `production` (the default) or `staging`; REASON is the rest of the line.
+ENV, REASON = "ENVIRONMENT", "REASON"
+ENVIRONMENTS = ("production", "staging")
+_POSITIONAL_USAGE = {ENV: "[production|staging]", REASON: "[REASON...]"}
+MAX_REASON = 200
 
 
 @dataclass(frozen=True)
@@ -43,10 +50,14 @@ class CommandSpec:
     name: str
     summary: str
     options: tuple[str, ...]
+    positional: tuple[str, ...] = ()
+    environments: tuple[str, ...] = ENVIRONMENTS   # the ones ENV may name; the first is the default
 
     @property
     def usage(self) -> str:
-        return " ".join([f"/{self.name}", *(_OPTION_USAGE[o] for o in self.options)])
+        env = _POSITIONAL_USAGE[ENV] if len(self.environments) > 1 else f"[{self.environments[0]}]"
+        positional = [env if p == ENV else _POSITIONAL_USAGE[p] for p in self.positional]
+        return " ".join([f"/{self.name}", *positional, *(_OPTION_USAGE[o] for o in self.options)])
 
 
 # In the order /help lists them.
@@ -59,7 +70,13 @@ COMMANDS: dict[str, CommandSpec] = {spec.name: spec for spec in (
                 (RUN_ID, SHA, FORCE, DRY_RUN)),
     CommandSpec("deploy", "release the model trained on this PR to production, then merge",
                 (RUN_ID, SHA, FORCE, DRY_RUN)),
-    CommandSpec("status", "show this PR's runs and deployments", (RUN_ID,)),
+    CommandSpec("rollback", "put back the model the environment served before its last release",
+                (), (ENV,)),
+    CommandSpec("undeploy", "remove the staging InferenceService", (), (ENV,), ("staging",)),
+    CommandSpec("lock", "lock an environment against other people's deploys until /unlock; --global "
+                        "freezes every environment", (GLOBAL,), (ENV, REASON)),
+    CommandSpec("unlock", "release a lock taken with /lock (--global: the freeze)", (GLOBAL,), (ENV,)),
+    CommandSpec("status", "show this PR's runs and deployments, and the deploy locks", (RUN_ID,)),
     CommandSpec("cancel", "cancel this PR's pipeline run", (RUN_ID,)),
     CommandSpec("help", "list the commands you may run here", ()),
 )}
@@ -88,6 +105,17 @@ class ParsedCommand:
     dry_run: bool = False
     text: str = ""
     sha: str | None = None      # --sha: the commit the commenter means (lower case, 7 to 40 hex)
+    environment: str | None = None   # ENV of the release commands (None: the command's default)
+    reason: str = ""                 # REASON of /lock
+    global_lock: bool = False        # --global on /lock and /unlock
+
+    @property
+    def target(self) -> str | None:
+        """The environment a release command acts on: the one named, else the command's default;
+        None for the other commands and for the global freeze."""
+        if not self.spec.positional or self.global_lock:
+            return None
+        return self.environment or self.spec.environments[0]
 
     @property
     def spec(self) -> CommandSpec:
@@ -96,7 +124,11 @@ class ParsedCommand:
     @property
     def arguments(self) -> tuple[str, ...]:
         """The arguments in canonical order and spelling, for display and for logs."""
-        args: list[str] = []
+        args: list[str] = [GLOBAL] if self.global_lock else []   # before the reason, which ends the line
+        if self.environment is not None:
+            args.append(self.environment)
+        if self.reason:
+            args.append(self.reason)
         for item in self.sets:
             args += [SET, item]
         if self.run_id is not None:
@@ -248,14 +280,18 @@ def _parse_arguments(name: str, typed: str, raw: str, free_text: str) -> Parsed:
                                       f"U+{ord(bad):04X}: retype it")
     sets: list[str] = []
     single: dict[str, str] = {}     # --run-id, --sha: given at most once
-    force = dry_run = False
+    force = dry_run = global_lock = False
+    positional: list[str] = []
     i = 0
     while i < len(tokens):
         token = tokens[i]
         i += 1
-        if not token.startswith("-"):
-            return BadArguments(name, f"unexpected argument {echo(token)}: free text goes on the lines "
-                                      f"after the command")
+        if not token.startswith("-") or (positional and REASON in spec.positional):
+            if not spec.positional:
+                return BadArguments(name, f"unexpected argument {echo(token)}: free text goes on the lines "
+                                          f"after the command")
+            positional.append(token)
+            continue
         option, has_value, value = token.partition("=")
         if option not in _ALL_OPTIONS:
             close = difflib.get_close_matches(option, _ALL_OPTIONS, n=1, cutoff=0.6)
@@ -286,8 +322,40 @@ def _parse_arguments(name: str, typed: str, raw: str, free_text: str) -> Parsed:
                 return BadArguments(name, f"{option} takes no value")
             force = force or option == FORCE
             dry_run = dry_run or option == DRY_RUN
+            global_lock = global_lock or option == GLOBAL
+    environment, reason, problem = _positional(spec, positional, global_lock)
+    if problem:
+        return BadArguments(name, problem)
     return ParsedCommand(name, typed, tuple(sets), single.get(RUN_ID), force, dry_run, free_text,
-                         single.get(SHA))
+                         single.get(SHA), environment, reason, global_lock)
+
+
+def _positional(spec: CommandSpec, tokens: list[str], global_lock: bool) -> tuple[str | None, str, str | None]:
+    """(environment, reason, problem) of a release command. The environment comes first and is
+    one of the spec's; a word close to one (`stagin`) is refused rather than read as a reason,
+    so that a typo never locks or rolls back the wrong environment. /lock's reason is the rest of
+    the line (the lines after it stay free text for people, as for every command)."""
+    if not spec.positional:
+        return None, "", None
+    environment: str | None = None
+    if tokens and global_lock and tokens[0] in ENVIRONMENTS:
+        return None, "", f"--global acts on every environment: drop {echo(tokens[0])}, or drop --global"
+    if tokens and not global_lock:
+        word = tokens[0]
+        if word in spec.environments:
+            environment, tokens = word, tokens[1:]
+        elif REASON not in spec.positional or word.lower() in ENVIRONMENTS or \
+                difflib.get_close_matches(word.lower(), ENVIRONMENTS, n=1, cutoff=0.75):
+            known = " or ".join(spec.environments)
+            close = difflib.get_close_matches(word.lower(), spec.environments, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            return None, "", f"{echo(word)} is not an environment /{spec.name} acts on: {known}{hint}"
+    if tokens and REASON not in spec.positional:
+        return None, "", f"unexpected argument {echo(tokens[0])}: free text goes on the lines after the command"
+    reason = " ".join(tokens)
+    if len(reason) > MAX_REASON:
+        return None, "", f"the reason is {len(reason)} characters long: at most {MAX_REASON}, please"
+    return environment, reason, None
 
 
 def _check_single(option: str, value: str) -> str | None:

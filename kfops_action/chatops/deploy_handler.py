@@ -37,13 +37,16 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, KfopsError, Problem
 from ..github.render import ErrorInfo, Link, LogBlock, Table, code
 from ..github.statuses import DEPLOY_CONTEXT
+from ..pipeline.outputs import MODEL_TYPE
 from . import deploy_rules as rules
+from . import gates as release_gates
 from .dispatch import CommandContext, Result, error_info
 from .provenance import verify_run
 from .runs import RunRecord, runs_in
@@ -56,7 +59,6 @@ if TYPE_CHECKING:
 MERGEABLE_ATTEMPTS = 4          # GitHub computes `mergeable` in the background after a push
 MERGEABLE_WAIT = 2.0
 IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
-MODEL_TYPE = "system.Model"
 
 
 def _deploy_error_type() -> type[KfopsError]:
@@ -157,6 +159,11 @@ def handle_deploy(context: CommandContext, *, workspace: Workspace) -> Result:
     current = _fresh_pull(gh, pull.number, workspace.sleep)
     if (current.get("head") or {}).get("sha") != head:
         return refused(_moved(head, current, command.name))
+    policy = release_gates.Gates.from_config(context.base.data)
+    refusal = release_gates.check_drafts(policy, draft=bool(current.get("draft")), environment=environment,
+                                         number=pull.number, command=command.name)
+    if refusal:
+        return refused(refusal.reason)
     merging = rules.merges(environment, settings)
     gates = [rules.check_mergeable(current, pull.number)] if merging else []
     compared = gh.compare(pull.base_ref, head)
@@ -174,6 +181,9 @@ def handle_deploy(context: CommandContext, *, workspace: Workspace) -> Result:
         refusal = rules.check_approvals(approvals, required, head)
         if refusal:
             return refused(refusal.reason)
+    refusal = _release_gates(gh, policy, environment=environment, head=head, command=command.name)
+    if refusal:
+        return refused(refusal.reason)
     records = [run for _, run in runs_in(github.status_comments(pull.number))]
     chosen = rules.choose_run(records, head_sha=head, pr=pull.number, command=command.name,
                               run_id=command.run_id, force=command.force)
@@ -187,6 +197,10 @@ def handle_deploy(context: CommandContext, *, workspace: Workspace) -> Result:
     if isinstance(verified, rules.Refusal):
         return refused(f"{verified.reason} Nothing was deployed.")
     run = verified.record(chosen.run, pull.number)
+    refusal = release_gates.check_model_age(policy, run_id=run.run_id, finished_at=run.finished_at,
+                                            now=datetime.now(timezone.utc))
+    if refusal:
+        return refused(f"{refusal.reason} Nothing was deployed.")
     for warning in warnings:
         context.report.warning(warning)
     context.report.update(state="deploying", run_name=run.run_name or run.run_id, run_url=run.run_url or None,
@@ -198,6 +212,33 @@ def handle_deploy(context: CommandContext, *, workspace: Workspace) -> Result:
     except KfopsError as exc:
         deploying.failed(exc)
         raise
+
+
+def _release_gates(gh: Any, policy: release_gates.Gates, *, environment: str, head: str,
+                   command: str) -> rules.Refusal | None:
+    """`required_checks` and `require_staging` (gates.py), from what GitHub says of the head."""
+    if policy.reads_checks:
+        try:
+            found = release_gates.ci_checks(gh.latest_check_runs(head), gh.commit_statuses(head))
+        except KfopsError as exc:
+            if getattr(exc, "status", None) != 403:
+                raise
+            return rules.Refusal(
+                f"kfops cannot read the CI checks of {rules.short(head)} (GitHub answered 403: {exc.what}), so gate "
+                f"`required_checks` of {release_gates.WHERE} cannot be checked. Give the deploy job "
+                "`permissions: checks: write` (or `checks: read`), or set `required_checks: none`.")
+        refusal = release_gates.check_ci(policy, found, sha=head, command=command)
+        if refusal:
+            return refusal
+    if environment == "production" and policy.require_staging:
+        wrote = gh.identity.wrote
+        ours = [d for d in gh.deployments(sha=head, environment="staging")
+                if release_gates.kfops_deployment(d, wrote)]
+        staged_id, last = release_gates.staged(((d, gh.deployment_statuses(int(d["id"]))) for d in ours),
+                                               sha=head)
+        return release_gates.check_staging(policy, environment=environment, sha=head, staged_id=staged_id,
+                                           last_state=last)
+    return None
 
 
 def _fresh_pull(gh: Any, number: int, sleep: Callable[[float], None]) -> dict[str, Any]:
@@ -279,6 +320,9 @@ class _Deploy:
         if (current.get("head") or {}).get("sha") != self.head:
             return Result.of("refused", summary=f"Not deployed to {self.environment}: "
                                                 + _moved(self.head, current, command.name))
+        locked = self.sticky_locked()
+        if locked is not None:
+            return locked
 
         self.start_records()
         check = HttpEndpointCheck(check_config) if check_config is not None else None
@@ -295,6 +339,23 @@ class _Deploy:
             return Result.of("refused", summary=f"Not deployed to {self.environment}: {exc.what}.",
                              errors=[error_info(exc)])
         return self.succeeded(gate)
+
+    def sticky_locked(self) -> Result | None:
+        """A refusal when the freeze is on or someone else holds /lock on the environment (the
+        Lease, read now with the deploy credential: the cluster decides, not the labels). Like
+        every refusal it comes before the deploy's records: a locked environment gets no GitHub
+        deployment and no kfops/deploy status, only the answer in the PR."""
+        from ..deploy.errors import LockHeld
+        from ..deploy.sticky_lock import StickyLocks
+
+        try:
+            StickyLocks(self.kube(), str(self.settings["namespace"])).check(
+                self.environment, str(self.settings["inference_service"]), actor=self.context.event.user)
+        except LockHeld as exc:
+            fix = f" {exc.fix[0].upper()}{exc.fix[1:]}." if exc.fix else ""
+            return Result.of("refused", summary=f"Not deployed to {self.environment}: {exc.what}.{fix}",
+                             details=self._details())
+        return None
 
     def resolve_model_uri(self) -> str:
         """The run's model artifact, its URI read from ML Metadata (see the module docstring): the
@@ -381,7 +442,10 @@ class _Deploy:
 
     def on_step(self, step: Step) -> None:
         self.steps.append(step)
-        self.report.update(force=False, table=_steps_table(self.steps))
+        # a finished canary step's check is shown at once (not throttled): canary_pause may
+        # keep the deploy quiet for minutes, and the PR should show how far it got meanwhile
+        self.report.update(force=step.name.startswith("endpoint check at "),
+                           table=_steps_table(self.steps))
 
     def succeeded(self, gate: Any) -> Result:
         result = self.result
@@ -525,6 +589,8 @@ class _Deploy:
             details.append(("Model", self.model_uri))
         if result is not None and result.strategy:
             canary = f", canary {result.canary_percent}%" if result.canary_percent is not None else ""
+            if len(result.canary_steps) > 1:
+                canary = f", canary steps {' -> '.join(f'{p}%' for p in result.canary_steps)}"
             details.append(("Rollout", f"{result.strategy} ({result.mode} mode{canary})"))
         if result is not None:
             if result.succeeded:

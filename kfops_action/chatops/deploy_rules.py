@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..github.render import code
+from ..pipeline.outputs import MODEL_OUTPUT
 from .runs import RunRecord, latest_successful
 
 ENVIRONMENTS = {"deploy": "production", "staging_deploy": "staging"}
@@ -23,7 +24,6 @@ DEFAULT_LABELS = {"production": "Deployed-to-production", "staging": "Deployed-t
 # the deployed commit is what stops a PR author (or one maintainer) from shipping alone. Staging
 # stays open for trying things. kfops_action/config/schema.json states the same defaults.
 DEFAULT_APPROVALS = {"production": 1, "staging": 0}
-MODEL_OUTPUT = "model"
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..errors import KfopsError
@@ -37,14 +37,22 @@ from .command import COMMANDS, BadArguments, NearMiss, NotACommand, Parsed, Pars
 from .event import CommentEvent, Ignored, read_event
 from .ports import CONFUSED, EYES, ROCKET, ConfigSource, GitHubPort
 from .head_pin import pin_head
+from .queue import ACCEPT_STAGE, RUN_STAGE, accept
 from .requirements import NotReady, PullState, Ready, check, pull_state
+
+if TYPE_CHECKING:
+    from ..github.check_runs import CheckRunMirror
+    from ..github.status_comment import StatusRecord
 
 # What became of a comment; `Outcome.exit_code` maps them to the job's exit status.
 IGNORED, NEAR_MISS, BAD_ARGUMENTS, DENIED, HELP, UNAVAILABLE, RUN = (
     "ignored", "near_miss", "bad_arguments", "denied", "help", "unavailable", "run")
 NOT_READY, CONFIG_ERROR, SUCCEEDED, FAILED = "not_ready", "config_error", "succeeded", "failed"
 HANDED_OVER, SKIPPED = "handed_over", "skipped"
+ACCEPTED = "accepted"   # the authorize job's verdict (accept stage): a job of the workflow runs it
 _FAILING = frozenset({CONFIG_ERROR, FAILED})
+# Commands whose report is also a check run on the pinned head (kfops_action.github.check_runs).
+CHECKED_COMMANDS = frozenset({"build", "run", "build_run", "deploy", "staging_deploy"})
 # A handler's final state (as its status comment shows it) -> the outcome.
 _BY_STATE = {"succeeded": SUCCEEDED, "refused": NOT_READY, "skipped": SKIPPED}
 
@@ -119,6 +127,10 @@ class Outcome:
     # The handler's final report fields (run_url, state_data: the run or deploy record), for the
     # action's outputs.
     report: Mapping[str, Any] = field(default_factory=dict)
+    # Accept stage: the workflow job that runs the command (pipeline, deploy, chat; "" for none)
+    # and a deploy's environment. The workflow routes on them; the job authorizes again.
+    job: str = ""
+    environment: str = ""
 
     @property
     def exit_code(self) -> int:
@@ -148,7 +160,7 @@ def plan_for_command(command: ParsedCommand | BadArguments, *, user: str, level:
     refusal, never a reply echoing their arguments."""
     facts: dict[str, Any] = dict(user=user, level=level, policy=policy, fork=fork,
                                  member_of=member_of, head_repo=head_repo)
-    verdict = authorize(command.name, notes=notes, **facts)
+    verdict = authorize(command.name, notes=notes, environment=getattr(command, "target", None), **facts)
     if isinstance(verdict, Denied):
         return Plan(DENIED, verdict.reply, verdict)
     if isinstance(command, BadArguments):
@@ -245,18 +257,34 @@ def _report_fields(report: StatusReport) -> dict[str, Any]:
             "errors": [e.cause for e in report.errors]}
 
 
+def _check_run(github: GitHubPort, command: ParsedCommand, head_sha: str, key: str) -> CheckRunMirror | None:
+    """A check run for the commands that judge the pinned commit (builds, runs, deploys); not for
+    dry runs (nothing was judged), nor where the port cannot write check runs (kfc comment)."""
+    if command.name not in CHECKED_COMMANDS or command.dry_run or not hasattr(github, "create_check_run"):
+        return None
+    from ..github.check_runs import CheckRunMirror
+
+    return CheckRunMirror(github, command=command.name, head_sha=head_sha, key=key)
+
+
 def dispatch(event_name: str, payload: Any, *, github: GitHubPort, base_config: ConfigSource,
              handlers: Mapping[str, Handler], config_path: str = "kfops.yaml",
              own_logins: Collection[str] = (), secrets: Iterable[str] = (),
              scrubber: Scrubber | None = None, env: Mapping[str, str] | None = None,
-             log: Callable[[str], None] = _stderr) -> Outcome:
+             log: Callable[[str], None] = _stderr, stage: str = RUN_STAGE,
+             queued: StatusRecord | None = None,
+             take_turn: Callable[[], StatusRecord | None] | None = None) -> Outcome:
     """Carry one event through the whole path; see the module docstring for the order.
 
     `base_config` is called with the PR's base branch and returns kfops.yaml as it is there; the
     PR's own kfops.yaml plays no part in who may run what. `handlers` maps command names to the
     work; commands without one answer that they are not available yet. `scrubber` (with
     `secrets` added) removes every secret from what is posted; `env` is the job's environment
-    (the job summary file, the run attempt).
+    (the job summary file, the run attempt). `stage` "accept" stops after the requirements and
+    routes the command (queue.accept: the authorize job); "run" carries it out, continuing the
+    status comment `queued` (its queued ticket) when there is one. `take_turn` is called once the
+    command may run, before its report begins: the queue runs what GitHub displaced there, after
+    this command's acknowledgement, and returns this command's queued status comment, if any.
     """
     env = {} if env is None else env  # the job's: tests never write a real job summary
     scrubber = scrubber if scrubber is not None else Scrubber()
@@ -299,7 +327,8 @@ def dispatch(event_name: str, payload: Any, *, github: GitHubPort, base_config: 
     if command.name == "help":
         teams: Iterable[str] = policy.all_teams()
     else:
-        teams = teams_to_check(command.name, user=event.user, level=level, policy=policy, fork=pull.fork)
+        teams = teams_to_check(command.name, user=event.user, level=level, policy=policy, fork=pull.fork,
+                               environment=getattr(command, "target", None))
     member_of, notes = _memberships(github, teams, event.user, log)
     plan = plan_for_command(command, user=event.user, level=level, policy=policy, fork=pull.fork,
                             available=frozenset(handlers), head_repo=pull.head_repo, member_of=member_of,
@@ -319,11 +348,21 @@ def dispatch(event_name: str, payload: Any, *, github: GitHubPort, base_config: 
     if isinstance(readiness, NotReady):
         answers.post(replies.not_ready(event.user, command.name, readiness.problem))
         return answers.finish(NOT_READY, command.name, readiness.problem)
+    if stage == ACCEPT_STAGE:
+        accepted = accept(github, event, command, readiness.head_sha, env=env, resume=_rerun(env),  # type: ignore[arg-type]
+                          warnings=readiness.warnings, log=lambda m: log(scrubber.scrub(m)))
+        return Outcome(ACCEPTED, accepted.summary, command.name, tuple(answers.posted), job=accepted.job,
+                       environment=accepted.environment)
+    if take_turn is not None:
+        queued = take_turn() or queued
     status = github.status_comment(event.number, str(event.comment_id), resume=_rerun(env))
+    if queued is not None:
+        status.adopt(queued)
     report = PullRequestReport(status, StatusReport(f"/{command.name}", "queued", actor=event.user,
                                                     sha=readiness.head_sha),
                                log=lambda m: log(scrubber.scrub(m)), scrub=scrubber.scrub, env=env,
-                               summary=lambda: "")  # the entry point logs the request count once, at the end
+                               summary=lambda: "",  # the entry point logs the request count once, at the end
+                               check_run=_check_run(github, command, readiness.head_sha, str(event.comment_id)))
     for warning in readiness.warnings:
         report.warning(warning)
     context = CommandContext(command, event, pull, readiness.head_sha, base, level, report, github, scrubber,

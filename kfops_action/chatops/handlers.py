@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -58,11 +57,12 @@ if TYPE_CHECKING:
 
 PIPELINE_COMMANDS = ("build", "run", "build_run")
 DEPLOY_COMMANDS = ("deploy", "staging_deploy")
-AVAILABLE = frozenset({*PIPELINE_COMMANDS, *DEPLOY_COMMANDS, "status", "cancel"})
+RELEASE_COMMANDS = ("rollback", "undeploy")
+LOCK_COMMANDS = ("lock", "unlock")
+AVAILABLE = frozenset({*PIPELINE_COMMANDS, *DEPLOY_COMMANDS, *RELEASE_COMMANDS, *LOCK_COMMANDS, "status", "cancel"})
 PR_SECTIONS = frozenset({"version", "pipeline", "images"})
 BASE_IMAGE_KEYS = frozenset({"kaniko"})
 STATUS_ROWS = 10
-_FILE_LINE = re.compile(r"^(?P<file>[^\s:]+):(?P<line>\d+)(?::(?P<col>\d+))?$")
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,25 @@ def command_handlers(workspace: Workspace) -> dict[str, Handler]:
     handlers["cancel"] = partial(handle_cancel, workspace=workspace)
     for name in DEPLOY_COMMANDS:
         handlers[name] = partial(_deploy, workspace=workspace)
+    for name in RELEASE_COMMANDS:
+        handlers[name] = partial(_release, workspace=workspace)
+    for name in LOCK_COMMANDS:
+        handlers[name] = partial(_lock, workspace=workspace)
     return handlers
+
+
+def _release(context: CommandContext, *, workspace: Workspace) -> Result:
+    """/rollback and /undeploy (release_handler.py, imported only when one is commanded)."""
+    from .release_handler import handle_release
+
+    return handle_release(context, workspace=workspace)
+
+
+def _lock(context: CommandContext, *, workspace: Workspace) -> Result:
+    """/lock and /unlock (lock_handler.py)."""
+    from .lock_handler import handle_lock
+
+    return handle_lock(context, workspace=workspace)
 
 
 def _deploy(context: CommandContext, *, workspace: Workspace) -> Result:
@@ -145,10 +163,10 @@ def located(exc: KfopsError, root: Path) -> KfopsError:
     exc.what = rel(exc.what) or exc.what
     for problem in exc.problems:
         problem.message, problem.where = rel(problem.message) or problem.message, rel(problem.where)
-        match = _FILE_LINE.match(problem.where or "")
-        if match and not os.path.isabs(match["file"]):
-            actions_commands.error(problem.message, file=match["file"], line=int(match["line"]),
-                                   col=int(match["col"]) if match["col"] else None, title=exc.what)
+        position = problem.position()
+        if position is not None and not os.path.isabs(position[0]):
+            file, line, col = position
+            actions_commands.error(problem.message, file=file, line=line, col=col, title=exc.what)
     return exc
 
 
@@ -322,6 +340,18 @@ def _runs_table(runs: list[RunRecord]) -> Table:
 
 
 def handle_status(context: CommandContext, *, workspace: Workspace) -> Result:
+    """The runs (below), then the deploy locks as far as this job can know them without the
+    cluster credential (lock_board.py)."""
+    from .lock_board import status_lines
+
+    result = _runs_status(context, workspace=workspace)
+    if context.command.run_id is not None:
+        return result
+    details = [*(result.changes.get("details") or []), *status_lines(context.github, context.base.data)]
+    return Result(result.state, {**result.changes, "details": details})
+
+
+def _runs_status(context: CommandContext, *, workspace: Workspace) -> Result:
     """This PR's runs, newest first; open ones re-read from KFP, and their own reports brought up
     to date (finished, when they ended)."""
     pr, wanted = context.pull.number, context.command.run_id

@@ -172,7 +172,22 @@ def refresh(github: GitHubPort, remote: KfpRemote, pr: int, status_record: Any, 
     show_in(github, pr, status_record, run, status, note=note, sections=extra)
     if not run.open:
         conclude(github, run, log)
+        _conclude_check_run(github, run, status, note=note, sections=extra, log=log)
     return run, status
+
+
+def _conclude_check_run(github: GitHubPort, run: RunRecord, status: RunStatus | None, *, note: str | None,
+                        sections: Sequence[str], log: Callable[[str], None]) -> None:
+    """The check run the job that handed the run over left in progress gets the final report
+    (github.check_runs: found by its command's name and key). A courtesy, like `conclude`."""
+    finish = getattr(github, "conclude_check_run", None)
+    if finish is None:
+        return
+    report = Report(f"/{run.command}", **report_fields(run, status, note=note, now=_now(), sections=sections))
+    try:
+        finish(sha=run.sha, command=run.command, key=run.key, report=report)
+    except KfopsError as exc:
+        log(f"warning: could not complete the check run of run {run.run_id}: {exc.what}")
 
 
 def open_runs(github: GitHubPort, pr: int, *, exclude: str | None = None) -> list[tuple[Any, RunRecord]]:

@@ -25,6 +25,8 @@ _PATTERN_HINTS = {
     "^https?://": "must be an http:// or https:// URL",
     "^[^/]+/[^/]+$": "must be written org/team-slug",
     "^[a-z0-9]+([._-][a-z0-9]+)*$": "must be an image name: lowercase letters, digits and . _ -",
+    "^(all|none)$": "must be all, none, or a list of check names",
+    "^[1-9][0-9]*[mhdw]$": "must be a number and a unit: m (minutes), h (hours), d (days) or w (weeks), e.g. 7d",
 }
 
 _TYPE_NAMES = {

@@ -76,11 +76,14 @@ def load_yaml(text: str, source: str, *, aliases: bool = True) -> tuple[Any, Pos
         ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source} is not valid YAML", [Problem(str(exc), source)]) from None
+    except RecursionError:
+        raise ConfigError(f"{source} nests lists or mappings too deeply to be read",
+                          fix="flatten the structure: a configuration needs a few levels, not hundreds") from None
     positions = Positions({}, {})
     if node is None:
         return None, positions
     duplicates: list[Problem] = []
-    data = _build(node, (), source, positions, duplicates)
+    data = _build(node, (), source, positions, duplicates, _Expansion(source))
     if duplicates:
         raise ConfigError(
             f"{source} has duplicate keys", duplicates,
@@ -104,8 +107,60 @@ def _refuse_aliases(text: str, source: str) -> None:
                 fix="write the value out in full; to mean a literal & or *, quote the value, e.g. '\"*x\"'")
 
 
+# How many values YAML aliases may add to a document, all aliases together. An anchor used a few
+# times (shared image settings) adds tens; an alias bomb (anchors whose lists repeat the previous
+# anchor) adds billions from a few hundred bytes, and walking them would hang the job.
+MAX_ALIAS_VALUES = 10_000
+
+
+class _Expansion:
+    """Bounds what aliases expand to while the node graph is walked into Python values.
+
+    yaml.compose shares one node for an anchor and its aliases, so the graph is small however
+    large its expansion: counting the nodes met again, and the nodes on the current path, stops
+    a bomb after MAX_ALIAS_VALUES steps and a self-reference (`&a [*a]`) at once, with the
+    anchor's line, for kfops.yaml from a pull request as for any other file."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.seen: set[int] = set()
+        self.path: set[int] = set()
+        self.repeated = 0
+
+    def enter(self, node: yaml.Node) -> None:
+        if id(node) in self.path:
+            raise AliasRefused(
+                f"{self.source} has a YAML alias inside its own anchor",
+                [Problem("this anchored value contains an alias of itself, which never ends",
+                         str(_location(self.source, node)))],
+                fix="write the value out in full instead of the alias (`*name`) inside it")
+        if id(node) in self.seen:
+            self.repeated += 1
+            if self.repeated > MAX_ALIAS_VALUES:
+                raise AliasRefused(
+                    f"{self.source}: YAML aliases expand to more than {MAX_ALIAS_VALUES} values",
+                    [Problem("aliases of this anchored value (and of anchors inside it) repeat it too often",
+                             str(_location(self.source, node)))],
+                    fix="write the values out, or use fewer aliases of anchors that themselves hold aliases")
+        self.seen.add(id(node))
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            self.path.add(id(node))
+
+    def leave(self, node: yaml.Node) -> None:
+        self.path.discard(id(node))
+
+
 def _build(node: yaml.Node, path: Path_, source: str, positions: Positions,
-           duplicates: list[Problem]) -> Any:
+           duplicates: list[Problem], expansion: _Expansion) -> Any:
+    expansion.enter(node)
+    try:
+        return _build_node(node, path, source, positions, duplicates, expansion)
+    finally:
+        expansion.leave(node)
+
+
+def _build_node(node: yaml.Node, path: Path_, source: str, positions: Positions,
+                duplicates: list[Problem], expansion: _Expansion) -> Any:
     positions.values[path] = _location(source, node)
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
@@ -125,10 +180,10 @@ def _build(node: yaml.Node, path: Path_, source: str, positions: Positions,
                     f"duplicate key '{key}' (first defined at line {first.line})" if first
                     else f"duplicate key '{key}'", str(_location(source, key_node))))
             positions.keys[path + (key,)] = _location(source, key_node)
-            result[key] = _build(value_node, path + (key,), source, positions, duplicates)
+            result[key] = _build(value_node, path + (key,), source, positions, duplicates, expansion)
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_build(item, path + (i,), source, positions, duplicates)
+        return [_build(item, path + (i,), source, positions, duplicates, expansion)
                 for i, item in enumerate(node.value)]
     return _scalar(node)
 

@@ -7,7 +7,11 @@ Small modules, one concern each:
 - readiness.py   "is the new revision ready with its traffic share" (not observedGeneration)
 - endpoint_check.py  POST a sample to the new revision, bounded retries
 - lock.py        one deploy per environment (a Lease that expires if the job dies)
+- sticky_lock.py locks people take with /lock and the /lock --global freeze (Leases held until /unlock)
+- rollback.py    /rollback (KServe's previous rolled-out revision back) and /undeploy
 - mode.py        Knative vs Standard/RawDeployment, and what to do in the latter
+- canary_plan.py the canary's steps (`canary_steps`, or the single `canary_percent`) and pause
+- canary_support.py / standard_canary.py  KServe v0.20's spec.canary in Standard mode
 - rollout.py     the engine: create / canary / promote / rollback
 - result.py      DeployResult, what the report shows
 

@@ -10,7 +10,8 @@ whose controller predates `status.deploymentMode`, the shape of the status (only
 reports revisions and traffic). Names changed in v0.16 (Serverless -> Knative, RawDeployment ->
 Standard); both spellings are accepted.
 
-What to do in Standard mode is `deployment.<env>.raw_deployment`:
+In Standard mode, a KServe whose CRD has `spec.canary` (v0.20, kserve#5672) gets a real canary
+(standard_canary.py). Without it, what to do is `deployment.<env>.raw_deployment`:
 - `refuse` (default): stop before touching anything and say why;
 - `replace`: deploy the new model as a separate candidate InferenceService, run the endpoint check
   on it, and only then replace the real one (100%, no canary, and the report says so).
@@ -88,15 +89,23 @@ def check_compatible(live_mode: Mode, manifest: dict[str, Any], where: str) -> N
             "InferenceService to recreate it in the other mode (an outage)", exit_code=2)
 
 
-def refuse_canary(mode: Mode, where: str, environment: str) -> ModeRefused:
-    """The error for a canary asked of a Standard/RawDeployment InferenceService."""
+def refuse_canary(mode: Mode, where: str, environment: str,
+                  no_spec_canary: str | None = None) -> ModeRefused:
+    """The error for a canary asked of a Standard/RawDeployment InferenceService whose KServe has
+    no `spec.canary` (before v0.20; `no_spec_canary` says how kfops found out)."""
+    problems = [Problem("nothing was changed in the cluster", where)]
+    if no_spec_canary:
+        problems.append(Problem(f"no Standard-mode canary either: {no_spec_canary}; KServe "
+                                "v0.20 added spec.canary (kserve#5672), which kfops uses when the "
+                                "CRD has it", "CustomResourceDefinition"))
     return ModeRefused(
         f"{where} runs in {mode.raw or mode.name} mode ({mode.source}), where KServe ignores "
         "canaryTrafficPercent: a canary would silently be a full rollout, so kfops did not deploy",
-        [Problem("nothing was changed in the cluster", where)],
+        problems,
         f"set deployment.{environment}.raw_deployment: replace in kfops.yaml (kfops then checks the "
         "model on a separate candidate InferenceService and replaces the real one at 100%, with no "
-        "canary), or run the InferenceService in Knative/Serverless mode", exit_code=2)
+        "canary), upgrade KServe to v0.20 or later (its CRD with spec.canary), or run the "
+        "InferenceService in Knative/Serverless mode", exit_code=2)
 
 
 def refuse_modelmesh(where: str) -> ModeRefused:

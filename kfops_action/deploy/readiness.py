@@ -218,3 +218,56 @@ def wait_for(read: Callable[[], dict[str, Any] | None],
         if remaining <= 0:
             return Verdict(False, verdict.reason, revision=verdict.revision, timed_out=True), obj
         sleep(min(poll_interval, remaining))
+
+
+def canary_entry(isvc: dict[str, Any] | None, name: str) -> dict[str, Any] | None:
+    """Our entry of `spec.canary` (Standard mode, KServe >= v0.20), or None."""
+    for entry in ((isvc or {}).get("spec") or {}).get("canary") or []:
+        if isinstance(entry, dict) and (entry.get("predictor") or {}).get("name") == name:
+            return entry
+    return None
+
+
+def standard_canary_ready(isvc: dict[str, Any] | None, name: str, percent: int) -> Verdict:
+    """Is the Standard-mode canary `name` running with `percent` in its spec?
+
+    KServe v0.20 reports a Standard-mode canary in `status.canaryStatuses[]` and the
+    `CanaryPredictorReady` condition (kserve#5672); the condition is over all canaries, and kfops
+    writes exactly one, so it is the canary's own readiness once `canaryStatuses` names it.
+    `Ready` (PredictorReady + IngressReady) must stay True: the stable predictor still serves.
+    """
+    entry = canary_entry(isvc, name)
+    if entry is None or entry.get("trafficPercent") != percent:
+        return Verdict(False, f"waiting for spec.canary to name {name} at {percent}%")
+    statuses = ((isvc or {}).get("status") or {}).get("canaryStatuses") or []
+    if not any(isinstance(s, dict) and s.get("name") == name for s in statuses):
+        return Verdict(False, f"waiting for KServe to report the canary {name} in "
+                              "status.canaryStatuses", revision=name)
+    c = conditions(isvc).get("CanaryPredictorReady") or {}
+    if c.get("status") != "True":
+        if c.get("status") == "False" and c.get("reason") in ("InvalidSpec",
+                                                              "ServingRuntimeNotFound"):
+            return Verdict(False, f"KServe refused the canary {name}: "
+                                  f"{condition_text(isvc, 'CanaryPredictorReady')}",
+                           failed=True, revision=name)
+        return Verdict(False, f"waiting for the canary {name} to become ready "
+                              f"({condition_text(isvc, 'CanaryPredictorReady')})", revision=name)
+    if not is_true(isvc, "Ready"):
+        return Verdict(False, f"waiting for the InferenceService to be Ready "
+                              f"({condition_text(isvc, 'Ready')})", revision=name)
+    return Verdict(True, f"the canary {name} is ready with trafficPercent {percent}",
+                   revision=name)
+
+
+def standard_canary_gone(isvc: dict[str, Any] | None, name: str) -> Verdict:
+    """After a promotion or rollback: no canary in the spec or the status, stable predictor Ready."""
+    status = (isvc or {}).get("status") or {}
+    if ((isvc or {}).get("spec") or {}).get("canary"):
+        return Verdict(False, "waiting for spec.canary to be removed")
+    if any(isinstance(s, dict) and s.get("name") == name for s in status.get("canaryStatuses") or []):
+        return Verdict(False, f"waiting for KServe to drop the canary {name} from "
+                              "status.canaryStatuses")
+    if not is_true(isvc, "Ready"):
+        return Verdict(False, f"waiting for the InferenceService to be Ready "
+                              f"({condition_text(isvc, 'Ready')})")
+    return Verdict(True, "no canary left; the InferenceService is Ready")

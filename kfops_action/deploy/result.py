@@ -7,6 +7,8 @@ happened (and at what share), whether anything was rolled back, and how long eac
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +61,7 @@ class DeployResult:
     revision_after: str | None = None
     traffic: list[TrafficShare] = field(default_factory=list)
     canary_percent: int | None = None
+    canary_steps: list[int] = field(default_factory=list)   # shares passed, in order (canary_steps)
     steps: list[Step] = field(default_factory=list)
     rolled_back: bool = False
     succeeded: bool = False
@@ -90,3 +93,24 @@ class DeployResult:
         from dataclasses import asdict
 
         return asdict(self)
+
+
+@contextmanager
+def timed_step(result: DeployResult, name: str, clock: Callable[[], float],
+               on_step: Callable[[Step], None] | None = None) -> Iterator[Step]:
+    """Record one step in `result` (with its time, and the first line of the error that ended it),
+    then tell `on_step`: the report shows every step, successful or not, as it happens."""
+    started = clock()
+    record = Step(name, True, 0.0)
+    try:
+        yield record
+    except BaseException as exc:
+        record.ok = False
+        if not record.detail:
+            record.detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise
+    finally:
+        record.seconds = clock() - started
+        result.steps.append(record)
+        if on_step is not None:
+            on_step(record)

@@ -11,7 +11,12 @@
      (readiness.py); give it the canary share (default 10) and wait for the split; run the
      endpoint check against it; promote by removing the field (merge patch with null); wait
      until it has 100% and is `latestRolledoutRevision`.
-   - Standard/RawDeployment: refuse, or replace after checking a candidate (mode.py).
+   - Standard/RawDeployment: with KServe >= v0.20's `spec.canary` (read from the CRD), a canary
+     beside the stable predictor (standard_canary.py); without it, refuse, or replace after
+     checking a candidate (mode.py).
+   - `canary_steps: [10, 50, 100]` walks the share up with the endpoint check (and
+     `canary_pause`) at every step, in both modes (canary_plan.py); the first failing step rolls
+     back and is named in the report.
 3. Any failure after the write rolls back: `canaryTrafficPercent: 0` pins all traffic to the
    previously rolled-out revision (KServe's documented rollback, which also works after a
    promotion, in two reconcile passes). A failed first deploy deletes what it created: nothing
@@ -33,6 +38,8 @@ from typing import Any
 from ..errors import KfopsError, Problem
 from . import annotations as ann
 from . import mode as modes
+from .canary_plan import DEFAULT_CANARY, CanaryPlan, plan_from_settings
+from .canary_support import spec_canary_support
 from .endpoint_check import CheckOutcome, CheckTarget, EndpointChecker
 from .errors import DeployError, LockLost, RolloutFailed
 from .isvc import IsvcApi, merge_patch, predictor_status
@@ -40,10 +47,10 @@ from .kube import Kube
 from .lock import DeployLock
 from .readiness import (RevisionExpectation, Verdict, new_revision, serving_only, standard_ready,
                         traffic, wait_for)
-from .result import DeployResult, Step
+from .result import DeployResult, Step, timed_step
+from .standard_canary import StandardCanary, canary_name
 from .template import check_manifest
 
-DEFAULT_CANARY = 10
 CANDIDATE_SUFFIX = "-candidate"
 
 
@@ -90,6 +97,7 @@ def deploy(kube: Any, *, environment: str, settings: Mapping[str, Any], manifest
     if policy not in modes.POLICIES:
         raise DeployError(f"deployment.{environment}.raw_deployment must be one of "
                           f"{', '.join(modes.POLICIES)}, got {policy!r}", exit_code=2)
+    plan = plan_from_settings(settings, environment)
     annotations = ann.provenance_annotations(provenance, environment=environment, now=now())
     desired = check_manifest(copy.deepcopy(dict(manifest)), name=name, namespace=namespace,
                              source="the rendered manifest")
@@ -101,8 +109,9 @@ def deploy(kube: Any, *, environment: str, settings: Mapping[str, Any], manifest
         # more than the revision this deploy creates anyway. Not for long names: the `latest-`
         # host label would pass DNS's 63 characters (kserve#2428); endpoint_check.url then.
         desired["metadata"]["annotations"].setdefault(ann.TAG_ROUTING, "true")
-    engine = _Rollout(api, environment, name, namespace, desired, settings, policy, check,
+    engine = _Rollout(api, environment, name, namespace, desired, plan, policy, check,
                       timeouts, clock, sleep, on_step)
+    engine.canary_name = canary_name(provenance.get("commit"))
     lock = DeployLock(api, namespace, name, annotations=annotations, environment=environment,
                       duration=timeouts.lock_duration, wait=timeouts.lock_wait,
                       poll_interval=max(timeouts.poll, 0.01), clock=clock, sleep=sleep, now=now)
@@ -140,17 +149,18 @@ class _Failed(Exception):
         self.step, self.reason = step, reason
 
 
-class _Rollout:
+class _Rollout(StandardCanary):
     def __init__(self, api: Kube, environment: str, name: str, namespace: str,
-                 desired: dict[str, Any], settings: Mapping[str, Any], policy: str,
+                 desired: dict[str, Any], plan: CanaryPlan, policy: str,
                  check: EndpointChecker | None, timeouts: Timeouts,
                  clock: Callable[[], float], sleep: Callable[[float], None],
                  on_step: Callable[[Step], None] | None) -> None:
         self.isvc = IsvcApi(api)
         self.environment, self.name, self.namespace = environment, name, namespace
         self.desired, self.policy, self.check, self.t = desired, policy, check, timeouts
-        canary = settings.get("canary_percent", DEFAULT_CANARY)
-        self.canary = DEFAULT_CANARY if canary is None else int(canary)
+        self.plan = plan
+        self.canary = plan.steps[0] if plan.steps else DEFAULT_CANARY
+        self.canary_name = canary_name(None)
         self.clock, self.sleep, self.on_step = clock, sleep, on_step
         self.lock: DeployLock | None = None
         self.where = f"InferenceService {namespace}/{name}"
@@ -159,24 +169,24 @@ class _Rollout:
     # -- plumbing --------------------------------------------------------------------------
     @contextmanager
     def step(self, name: str) -> Iterator[Step]:
-        started = self.clock()
-        record = Step(name, True, 0.0)
-        try:
+        with timed_step(self.result, name, self.clock, self.on_step) as record:
             yield record
-        except BaseException as exc:
-            record.ok = False
-            if not record.detail:
-                record.detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise
-        finally:
-            record.seconds = self.clock() - started
-            self.result.steps.append(record)
-            if self.on_step is not None:
-                self.on_step(record)
 
     def _tick(self) -> None:
         if self.lock is not None:
             self.lock.renew()
+
+    def pause(self, seconds: float) -> None:
+        """`canary_pause` between two steps: time for the share to meet real users (and their
+        alerts) before the next one; the lock is renewed meanwhile."""
+        if seconds <= 0:
+            return
+        with self.step("pause") as s:
+            deadline = self.clock() + seconds
+            while (left := deadline - self.clock()) > 0:
+                self._tick()
+                self.sleep(min(max(self.t.poll, 0.01), left))
+            s.detail = f"canary_pause: {seconds:g} s before the next step"
 
     def wait(self, name: str, judge: Callable[[dict[str, Any] | None], Verdict],
              timeout: float, isvc: str | None = None) -> dict[str, Any] | None:
@@ -225,8 +235,13 @@ class _Rollout:
         if mode.name == modes.MODELMESH:
             raise modes.refuse_modelmesh(self.where)
         if mode.standard:
+            with self.step("canary support") as s:
+                support = spec_canary_support(self.isvc.kube)
+                s.detail = support.reason
+            if support.supported:
+                return self.canary_standard(live)
             if self.policy == "refuse":
-                error = modes.refuse_canary(mode, self.where, self.environment)
+                error = modes.refuse_canary(mode, self.where, self.environment, support.reason)
                 self.result.strategy, self.result.message = "none", error.what
                 error.result = self.result
                 raise error
@@ -295,6 +310,7 @@ class _Rollout:
         """
         self.result.mode = modes.KNATIVE if self.result.mode == "unknown" else self.result.mode
         wanted = self.canary
+        current_step = "canary"
 
         def make_patch(current: dict[str, Any]) -> dict[str, Any]:
             spec = copy.deepcopy(self.desired["spec"])
@@ -311,9 +327,11 @@ class _Rollout:
             self.result.revision_before = rolled_out or p.get("latestReadyRevision")
             self._observe(before)
             # KServe splits only when a revision was rolled out (had 100%) before
-            effective = wanted if rolled_out else 100
-            self.result.strategy = "canary" if effective < 100 else "rollout"
-            self.result.canary_percent = effective if effective < 100 else None
+            steps = list(self.plan.steps) if rolled_out else [100]
+            multi = len(steps) > 1
+            below = [p for p in steps if p < 100]
+            self.result.strategy = "canary" if below else "rollout"
+            self.result.canary_percent = below[-1] if below else None
             s.detail = ("patched the spec with canaryTrafficPercent: 0 (the new revision starts "
                         "with no traffic)" if rolled_out else
                         "patched the spec; no revision was rolled out before, so KServe gives the "
@@ -324,15 +342,25 @@ class _Rollout:
                 self.t.ready)
             revision = predictor_status(obj).get("latestReadyRevision")
             self.result.revision_after = revision
-            if rolled_out and effective > 0:
-                with self.step("canary") as s:
-                    self.isvc.update(self.namespace, self.name, lambda current: {
-                        "spec": {"predictor": {"canaryTrafficPercent": effective}}})
-                    s.detail = f"canaryTrafficPercent: {effective}"
-                obj = self.wait("wait canary traffic", lambda o: new_revision(
-                    o, RevisionExpectation(created_before, effective, rolled_out)), self.t.ready)
-            self._observe(obj)
-            self.run_check(obj, revision, full_traffic=effective == 100)
+            for index, percent in enumerate(steps):
+                label = self.plan.label(index) if multi else "canary"
+                current_step = label
+                if rolled_out and percent > 0:
+                    with self.step(label) as s:
+                        self.isvc.update(self.namespace, self.name, lambda current, p=percent: {
+                            "spec": {"predictor": {"canaryTrafficPercent": p}}})
+                        s.detail = f"canaryTrafficPercent: {percent}"
+                    obj = self.wait(f"wait {label}" if multi else "wait canary traffic",
+                                    lambda o, p=percent: new_revision(
+                                        o, RevisionExpectation(created_before, p, rolled_out)),
+                                    self.t.ready)
+                self._observe(obj)
+                self.run_check(obj, revision, full_traffic=percent == 100,
+                               label=f"endpoint check at {percent}%" if multi else "endpoint check")
+                if rolled_out:
+                    self.result.canary_steps.append(percent)
+                if index + 1 < len(steps):
+                    self.pause(self.plan.pause)
             self.promote(revision)
         except LockLost:
             raise
@@ -341,6 +369,8 @@ class _Rollout:
             step = exc.step if isinstance(exc, _Failed) else (
                 self.result.steps[-1].name if self.result.steps else "deploy")
             self.rollback_knative(rolled_out)
+            if self.plan.multi and rolled_out and current_step != step:
+                step = f"{current_step}: {step}"
             if self.result.rolled_back:
                 what = (f"deploy to {self.environment} failed at '{step}': {reason}; rolled back: "
                         f"all traffic is on the previous revision {rolled_out}")
@@ -356,7 +386,12 @@ class _Rollout:
             raise self._fail(what, [Problem(reason, step)], fix, exc) from None
         self.result.succeeded = True
         checked = " and the endpoint check" if self.check else ""
-        if self.result.canary_percent == 0:
+        if len(self.result.canary_steps) > 1:
+            shares = " -> ".join(f"{p}%" for p in self.result.canary_steps)
+            self.result.message = (f"{revision} passed the canary steps {shares}{checked} at "
+                                   f"every step, then was promoted to 100% "
+                                   f"(previous: {self.result.revision_before})")
+        elif self.result.canary_percent == 0:
             self.result.message = (f"{revision} passed{checked or ' readiness'} with 0% of traffic "
                                    f"(canary_percent: 0), then was promoted to 100% "
                                    f"(previous: {self.result.revision_before})")
@@ -389,18 +424,24 @@ class _Rollout:
     def rollback_knative(self, previous: str | None) -> None:
         if not previous:
             return
+        self.roll_back(lambda current: {"spec": {"predictor": {"canaryTrafficPercent": 0}}},
+                       f"canaryTrafficPercent: 0 (all traffic back to {previous})",
+                       lambda o: serving_only(o, previous, rolled_out=False))
+
+    def roll_back(self, make_patch: Callable[[dict[str, Any]], dict[str, Any] | None], detail: str,
+                  judge: Callable[[dict[str, Any] | None], Verdict]) -> None:
+        """Write the rollback and wait for `judge`; `result.rolled_back` only once confirmed (a
+        failed rollback must never be reported as one)."""
         with self.step("rollback") as s:
             try:
-                self.isvc.update(self.namespace, self.name, lambda current: {
-                    "spec": {"predictor": {"canaryTrafficPercent": 0}}})
-                s.detail = f"canaryTrafficPercent: 0 (all traffic back to {previous})"
+                self.isvc.update(self.namespace, self.name, make_patch)
+                s.detail = detail
             except KfopsError as exc:
                 s.ok = False
                 s.detail = f"could not write the rollback: {exc.what}"
                 return
         try:
-            obj = self.wait("wait rolled back",
-                            lambda o: serving_only(o, previous, rolled_out=False), self.t.rollback)
+            obj = self.wait("wait rolled back", judge, self.t.rollback)
         except _Failed:
             obj = self._safe_get()
             self._observe(obj)
@@ -418,19 +459,21 @@ class _Rollout:
 
     # -- endpoint check --------------------------------------------------------------------
     def run_check(self, obj: dict[str, Any] | None, revision: str | None, *,
-                  full_traffic: bool, isvc: str | None = None) -> CheckOutcome | None:
-        """Check the new revision (or candidate service); raise _Failed when it does not pass."""
-        with self.step("endpoint check") as s:
+                  full_traffic: bool, isvc: str | None = None, label: str = "endpoint check",
+                  target: CheckTarget | None = None) -> CheckOutcome | None:
+        """Check the new revision (or candidate service, or `target`); raise _Failed when it does
+        not pass. `label` names the step (one per canary step when there are several)."""
+        with self.step(label) as s:
             if self.check is None:
                 s.detail = "not configured (deployment.<env>.endpoint_check): skipped"
                 return None
-            target = self._target(obj, revision, full_traffic, isvc)
+            target = target or self._target(obj, revision, full_traffic, isvc)
             outcome = self.check(target)
             self.result.check_url = outcome.url
             s.detail = f"{outcome.url or 'no URL'}: {outcome.detail}"
             if not outcome.passed:
                 s.ok = False
-                raise _Failed("endpoint check", f"{target.what} failed the endpoint check: "
+                raise _Failed(label, f"{target.what} failed the endpoint check: "
                                                 f"{outcome.detail}")
             return outcome
 

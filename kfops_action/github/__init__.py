@@ -8,6 +8,7 @@ Modules, one concern each:
                          kfops.yaml on a branch (contents API), open PRs, status comments
     status_comment.py    one status comment per command invocation, edited in place
     reporter.py          PullRequestReport: a handler's Reporter that drives the status comment
+    check_runs.py        the same report as a check run (the Checks tab), and its conclusion
     render.py            Markdown: state, run link, parameters, durations, errors, warnings, logs
     splitting.py         bodies over 65,536 characters split without breaking fences/<details>
     scrub.py             secrets removed from everything posted or logged, and masked

@@ -246,15 +246,18 @@ class GitHubClient:
         return self.request("DELETE", path, **kw).data
 
     def paginate(self, path: str, params: Mapping[str, Any] | None = None, *, per_page: int = 100,
-                 max_pages: int = 50) -> Iterator[Any]:
-        """Items of a list endpoint, following `Link: rel="next"` (which stays on our origin)."""
+                 max_pages: int = 50, items: str | None = None) -> Iterator[Any]:
+        """Items of a list endpoint, following `Link: rel="next"` (which stays on our origin).
+        `items`: the key of the list in each page, for endpoints that wrap it in an object
+        (`check_runs` in `{"total_count": n, "check_runs": [...]}`)."""
         query: dict[str, Any] | None = {**(params or {}), "per_page": per_page}
         url: str | None = path
         for _ in range(max_pages):
             if url is None:
                 return
             reply = self.request("GET", url, params=query)
-            yield from reply.data or []
+            data = reply.data.get(items) if items is not None and isinstance(reply.data, Mapping) else reply.data
+            yield from data or []
             url, query = _next_link(reply.headers.get("link") or reply.headers.get("Link")), None
         if url is not None:
             self._note(f"GET {path}: stopped after {max_pages} pages")
@@ -483,7 +486,7 @@ def _fix_for(status: int, message: str) -> str | None:
         return "the token is invalid or expired: check the action's `github-token` input"
     if status == 403:
         return ("the token lacks a permission: give the workflow `permissions:` "
-                "issues: write, pull-requests: write, statuses: write, deployments: write "
+                "issues: write, pull-requests: write, statuses: write, deployments: write, checks: write "
                 "(and contents: write to merge)")
     if status == 404:
         return "it does not exist, or the token cannot see it (check the repository and permissions)"

@@ -35,6 +35,21 @@ def ensure_label(client: GitHubClient, repo: Repo, name: str, *, color: str = DE
         raise
 
 
+def get_label(client: GitHubClient, repo: Repo, name: str) -> dict[str, Any] | None:
+    """The repository's label, or None when it has none of that name."""
+    try:
+        return client.get(f"{repo.path}/labels/{segment(name)}")
+    except GitHubError as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def delete_label(client: GitHubClient, repo: Repo, name: str) -> bool:
+    """Delete a repository label (from every issue too); False when there was none."""
+    return _delete_if_present(client, f"{repo.path}/labels/{segment(name)}")
+
+
 def add_labels(client: GitHubClient, repo: Repo, issue: int, names: list[str]) -> list[str]:
     """Add labels (GitHub keeps the ones already there); returns the issue's labels after."""
     data = client.post(f"{repo.path}/issues/{issue}/labels", {"labels": names})
@@ -43,8 +58,13 @@ def add_labels(client: GitHubClient, repo: Repo, issue: int, names: list[str]) -
 
 def remove_label(client: GitHubClient, repo: Repo, issue: int, name: str) -> bool:
     """Remove a label; False when the issue did not have it (not an error)."""
+    return _delete_if_present(client, f"{repo.path}/issues/{issue}/labels/{segment(name)}")
+
+
+def _delete_if_present(client: GitHubClient, path: str) -> bool:
+    """A label already gone is what the caller wanted: a 404 is an answer, not an error."""
     try:
-        client.delete(f"{repo.path}/issues/{issue}/labels/{segment(name)}")
+        client.delete(path)
     except GitHubError as exc:
         if exc.status == 404:
             return False

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from . import actions_commands, labels, merge, reactions, statuses
+from . import actions_commands, check_runs, labels, merge, reactions, statuses
 from .client import GitHubClient, GitHubError, Reply, segment
 from .refs import Identity, Repo
 from .scrub import Scrubber, from_env
@@ -179,6 +179,21 @@ class GitHubRepo:
         return [dict(item) for item in self.client.paginate(f"{self.repo.path}/issues", params)
                 if isinstance(item, Mapping) and item.get("pull_request")]
 
+    def get_comment(self, comment_id: int) -> dict[str, Any] | None:
+        """One issue comment (body, user, created_at), None when it was deleted: the durable
+        queue re-reads a displaced command from its author's comment, never from its record."""
+        try:
+            return dict(self.client.get(f"{self.repo.path}/issues/comments/{int(comment_id)}"))
+        except GitHubError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def workflow_run(self, run_id: int) -> dict[str, Any]:
+        """GET /actions/runs/{id}: `status` (completed, in_progress, queued, waiting...) and
+        `conclusion` (cancelled when GitHub replaced its waiting job). Needs `actions: read`."""
+        return dict(self.client.get(f"{self.repo.path}/actions/runs/{int(run_id)}"))
+
     # -- repository, labels, statuses, deployments, merge ---------------------------------------
 
     def repository(self) -> dict[str, Any]:
@@ -219,6 +234,35 @@ class GitHubRepo:
                                           description=self._clean(description), production=production,
                                           payload=payload, key=key)
 
+    def commit_statuses(self, sha: str) -> list[dict[str, Any]]:
+        """Every commit status of `sha`, newest first (a context's first one is its current)."""
+        return [dict(item) for item in self.client.paginate(f"{self.repo.path}/commits/{sha}/statuses")
+                if isinstance(item, Mapping)]
+
+    def latest_check_runs(self, sha: str) -> list[dict[str, Any]]:
+        """The latest check run of each name on `sha`."""
+        return list(check_runs.list_check_runs(self.client, self.repo, sha))
+
+    def create_check_run(self, **fields: Any) -> int:
+        return check_runs.create_check_run(self.client, self.repo, **fields)
+
+    def update_check_run(self, check_run_id: int, **fields: Any) -> None:
+        check_runs.update_check_run(self.client, self.repo, check_run_id, **fields)
+
+    def conclude_check_run(self, **fields: Any) -> bool:
+        return check_runs.conclude_check_run(self.client, self.repo, **fields)
+
+    def deployments(self, *, sha: str, environment: str) -> list[dict[str, Any]]:
+        """The repository's deployments of `sha` to `environment`, newest first."""
+        return [dict(item) for item in self.client.paginate(f"{self.repo.path}/deployments",
+                                                            {"sha": sha, "environment": environment})
+                if isinstance(item, Mapping)]
+
+    def deployment_statuses(self, deployment_id: int) -> list[dict[str, Any]]:
+        """A deployment's statuses, newest first."""
+        return [dict(item) for item in self.client.paginate(f"{self.repo.path}/deployments/{deployment_id}/statuses")
+                if isinstance(item, Mapping)]
+
     def switch_workflow(self, workflow: str, enabled: bool) -> bool:
         """Switch a workflow of this repository on or off (followup.py); False when refused."""
         from .followup import set_enabled
@@ -241,6 +285,12 @@ class GitHubRepo:
 
     def ensure_label(self, name: str, *, color: str = labels.DEFAULT_COLOR, description: str = "") -> None:
         labels.ensure_label(self.client, self.repo, name, color=color, description=description)
+
+    def get_label(self, name: str) -> dict[str, Any] | None:
+        return labels.get_label(self.client, self.repo, name)
+
+    def delete_label(self, name: str) -> bool:
+        return labels.delete_label(self.client, self.repo, name)
 
     def add_labels(self, number: int, names: list[str]) -> list[str]:
         return labels.add_labels(self.client, self.repo, number, names)

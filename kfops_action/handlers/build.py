@@ -16,6 +16,7 @@ from .reporter import Reporter
 
 if TYPE_CHECKING:
     from ..kubeflow.remote import KfpRemote, PipelineVersionRef
+    from ..pipeline.local_cache import LocalCache
 
 
 @dataclass(frozen=True)
@@ -31,18 +32,24 @@ class Built:
 
 
 def compile_from_config(config: Config, package_file: Path | None = None, *,
-                        timeout: float = DEFAULT_TIMEOUT, isolated: bool = True) -> PipelinePackage:
+                        timeout: float = DEFAULT_TIMEOUT, isolated: bool = True,
+                        cache: LocalCache | None = None) -> PipelinePackage:
     """Compile the configured pipeline function, or read a prebuilt package given with --package.
 
     In a child process without credentials (pipeline/isolated.py): under the Action the pipeline
     file is a pull request's code, and kfc build/run take the same path. `isolated=False` only for
     `--local` runs, where kfp.local then runs the same code's components in this very process and
-    environment: a child would protect nothing there and costs a second kfp import."""
+    environment: a child would protect nothing there and costs a second kfp import. There, a
+    `cache` (pipeline/local_cache.py) reuses the compiled package while no source file changed."""
     if package_file is not None:
         return read_package(package_file)
     settings = config.pipeline
     if isolated:
         package = compile_isolated(settings.file, settings.function, settings.package, timeout=timeout)
+    elif cache is not None:
+        from ..pipeline.local_cache import compile_with_cache
+
+        package = compile_with_cache(settings, config.section("pipeline"), cache)
     else:
         from ..pipeline.package import compile_pipeline
         from ..pipeline.source import load_pipeline_function
@@ -63,11 +70,11 @@ def build_images(config: Config, commit: Commit, reporter: Reporter) -> list[Bui
 
 
 def prepare(config: Config, reporter: Reporter, *, package_file: Path | None = None,
-            images: bool = True, isolated: bool = True) -> Built:
+            images: bool = True, isolated: bool = True, cache: LocalCache | None = None) -> Built:
     """Images (when asked) and the compiled package: everything before talking to Kubeflow."""
     commit = current_commit(config.base_dir)
     built_images = build_images(config, commit, reporter) if images else []
-    package = compile_from_config(config, package_file, isolated=isolated)
+    package = compile_from_config(config, package_file, isolated=isolated, cache=cache)
     reporter.progress(f"compiled {package.name} -> {package.path} (spec {package.spec_hash})")
     return Built(package, commit, None, built_images)
 

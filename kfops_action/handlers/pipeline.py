@@ -43,7 +43,7 @@ def execute(command: str, config: Config, *, remote: KfpRemote | None, reporter:
             wait: bool = False, timeout: float | None = None, poll_interval: float = 5.0,
             pr: int | None = None, package_file: Path | None = None,
             on_started: Callable[[Built, RunRef, list[RunParameter]], None] | None = None,
-            local: bool = False, log_stream: IO[str] | None = None) -> PipelineOutcome:
+            local: bool = False, log_stream: IO[str] | None = None, cache: bool = True) -> PipelineOutcome:
     """Run one pipeline command.
 
     `local=True` runs on this machine with kfp.local (no images: the tasks run in this Python
@@ -52,14 +52,19 @@ def execute(command: str, config: Config, *, remote: KfpRemote | None, reporter:
     if command not in COMMANDS:
         raise ValueError(f"unknown pipeline command {command!r}")
     runs = command != "build"
+    store = None
+    if local and runs and cache:  # `cache=False` is --no-cache: neither read nor written
+        from ..pipeline.local_cache import open_cache
+
+        store = open_cache(config.base_dir, reporter.warning)
     built = prepare(config, reporter, package_file=package_file,
                     images=command != "run" and remote is not None and not local,
-                    isolated=not (local and runs))  # a local run executes this code here anyway
+                    isolated=not (local and runs), cache=store)  # a local run executes this code here anyway
     parameters = run_parameters(config, built) if runs or remote is None else []
     if local and runs:
         from .run import run_locally
 
-        result = run_locally(config, built, parameters, reporter=reporter, stream=log_stream)
+        result = run_locally(config, built, parameters, reporter=reporter, stream=log_stream, cache=store)
         return PipelineOutcome(built, parameters, local=result)
     if remote is None:
         return PipelineOutcome(built, parameters)

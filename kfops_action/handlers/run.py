@@ -13,6 +13,7 @@ from .reporter import Reporter
 
 if TYPE_CHECKING:
     from ..kubeflow.remote import KfpRemote, RunRef, RunStatus
+    from ..pipeline.local_cache import LocalCache
     from ..pipeline.local_run import LocalRunResult
 
 
@@ -64,8 +65,11 @@ def follow(run: RunRef, *, remote: KfpRemote, reporter: Reporter, timeout: float
 
 
 def run_locally(config: Config, built: Built, parameters: list[RunParameter], *,
-                reporter: Reporter, stream: IO[str] | None = None) -> LocalRunResult:
+                reporter: Reporter, stream: IO[str] | None = None,
+                cache: LocalCache | None = None) -> LocalRunResult:
     from ..pipeline.local_run import run_local
 
-    reporter.progress("running locally with kfp.local.SubprocessRunner(use_venv=False)")
-    return run_local(built.package, arguments(parameters), config.pipeline.local_outputs, stream=stream)
+    reporter.progress("running locally with kfp.local.SubprocessRunner(use_venv=False)"
+                      + (f", unchanged tasks from the cache in {cache.root}" if cache is not None else ""))
+    return run_local(built.package, arguments(parameters), config.pipeline.local_outputs, stream=stream,
+                     cache=cache)

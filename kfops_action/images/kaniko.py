@@ -48,7 +48,7 @@ from ..gitinfo import current_commit
 from .builder import BuiltImage, ImageSpec
 from .errors import ImageBuildError, image_problem, tail
 from .inputs import git_inputs
-from .kaniko_job import (BUILD_LABEL, CONTAINER, DEFAULT_IMAGE, MANAGED_BY, GitSource, JobRequest, KanikoSettings,
+from .kaniko_job import (BUILD_LABEL, CONTAINER, DEFAULT_IMAGE, DOCKERCONFIGJSON, MANAGED_BY, GitSource, JobRequest, KanikoSettings,
                          job_manifest, normalize_git_url, relative_to_repo)
 from .kube_errors import describe, kube_error, status_of
 
@@ -65,6 +65,7 @@ def settings_from_section(images: Mapping[str, Any]) -> KanikoSettings:
     return KanikoSettings(
         namespace=kaniko["namespace"], image=kaniko.get("image", DEFAULT_IMAGE),
         service_account=kaniko.get("service_account"), registry_secret=kaniko.get("registry_secret"),
+        registry_secret_key=kaniko.get("registry_secret_key", DOCKERCONFIGJSON),
         git_secret=kaniko.get("git_secret"), git_url=kaniko.get("git_url"), kube_context=kaniko.get("kube_context"),
         cache=bool(kaniko.get("cache", False)), resources=kaniko.get("resources") or {},
         ttl_seconds_after_finished=int(kaniko.get("ttl_seconds_after_finished", 3600)),

@@ -17,8 +17,13 @@ to Kubernetes: the kubelet copies the file into the container's
 `FallbackToLogsOnError` makes that message the tail of the log when the build fails before
 writing the file, so the cause survives even where the pod log can no longer be read.
 
-Registry credentials: `images.kaniko.registry_secret`, a `kubernetes.io/dockerconfigjson` Secret
-(`kubectl create secret docker-registry ...`), mounted read-only as /kaniko/.docker/config.json.
+Registry credentials: `images.kaniko.registry_secret`, mounted read-only as /kaniko/.docker/config.json,
+the file Kaniko reads. Its key `images.kaniko.registry_secret_key` says which of the Secret's keys holds
+the docker config: `.dockerconfigjson` in a `kubernetes.io/dockerconfigjson` Secret (`kubectl create
+secret docker-registry ...`), or `config.json` in the Opaque Secret the original Kfops (and Kaniko's
+own docs) mount whole at /kaniko/.docker. Only that key is mounted, under the name Kaniko reads: a
+Secret volume cannot rename "whichever key exists", and reading the Secret to find out would need a
+right (get secrets) the build identity must not have.
 
 Lifetime: `backoffLimit: 0` (a failed build is reported, not retried into the same failure),
 `activeDeadlineSeconds` (the cluster stops a stuck build even if kfops is gone),
@@ -43,6 +48,9 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "kfops", "app.kubernetes.io/compon
 CONTAINER = "kaniko"
 TERMINATION_LOG = "/dev/termination-log"
 DEFAULT_IMAGE = "gcr.io/kaniko-project/executor:v1.23.2"
+DOCKER_CONFIG_DIR = "/kaniko/.docker"
+DOCKERCONFIGJSON = ".dockerconfigjson"  # the key of a kubernetes.io/dockerconfigjson Secret
+REGISTRY_SECRET_KEYS = (DOCKERCONFIGJSON, "config.json")
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,7 @@ class KanikoSettings:
     image: str = DEFAULT_IMAGE
     service_account: str | None = None
     registry_secret: str | None = None
+    registry_secret_key: str = DOCKERCONFIGJSON  # which key of the Secret holds the docker config.json
     git_secret: str | None = None
     git_url: str | None = None
     kube_context: str | None = None
@@ -144,10 +153,11 @@ def job_manifest(request: JobRequest, source: GitSource, settings: KanikoSetting
     pod_spec: dict[str, Any] = {"restartPolicy": "Never", "automountServiceAccountToken": False,
                                 "containers": [container]}
     if settings.registry_secret:
-        container["volumeMounts"] = [{"name": "registry-credentials", "mountPath": "/kaniko/.docker", "readOnly": True}]
+        container["volumeMounts"] = [{"name": "registry-credentials", "mountPath": DOCKER_CONFIG_DIR,
+                                      "readOnly": True}]
         pod_spec["volumes"] = [{"name": "registry-credentials", "secret": {
             "secretName": settings.registry_secret,
-            "items": [{"key": ".dockerconfigjson", "path": "config.json"}]}}]
+            "items": [{"key": settings.registry_secret_key, "path": "config.json"}]}}]
     if settings.service_account:
         pod_spec["serviceAccountName"] = settings.service_account
     return {

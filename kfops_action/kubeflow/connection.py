@@ -97,24 +97,54 @@ def resolve_connection(kubeflow: Mapping[str, Any] | None, *, namespace: str | N
     environment variables count as unset (GitHub Actions passes unset inputs as "").
     """
     section: Mapping[str, Any] = kubeflow or {}
-    endpoint = _resolve_endpoint(section, endpoint_override, env)
-    ui_endpoint = _resolve_ui_endpoint(section, env)
-    token, cookie, source = _resolve_auth(section.get("auth"), env, base_dir)
+    parts, problems = _resolve_parts(section, endpoint_override, env, base_dir)
+    if problems:
+        raise next(iter(problems.values()))
+    token, cookie, source = parts["auth"]
     auth = section.get("auth")
     token_file = (str(_resolve_path(str(auth.get("token_file") or DEFAULT_TOKEN_FILE), base_dir))
                   if isinstance(auth, Mapping) and auth.get("type") == "service_account_token" else None)
     return Connection(
-        endpoint=endpoint,
-        ui_endpoint=ui_endpoint,
+        endpoint=parts["endpoint"],
+        ui_endpoint=parts["ui_endpoint"],
         token=token,
         cookie=cookie,
-        verify_ssl=_bool_option(section, "verify_ssl", True),
-        ca_cert=_resolve_ca_cert(section.get("ca_cert"), base_dir),
-        timeout=_timeout_option(section),
+        verify_ssl=parts["verify_ssl"],
+        ca_cert=parts["ca_cert"],
+        timeout=parts["timeout"],
         namespace=namespace or None,
         auth_source=source,
         token_file=token_file,
     )
+
+
+def resolve_each_part(kubeflow: Mapping[str, Any] | None, *, endpoint_override: str | None,
+                      env: Mapping[str, str], base_dir: Path) -> tuple[dict[str, Any], dict[str, ConfigError]]:
+    """The parts that resolve ("endpoint", "auth": (token, cookie, source), ...) and every reason
+    `resolve_connection` would refuse, by part, not only the first: `kfc doctor` reports a missing
+    token and a placeholder endpoint at once."""
+    return _resolve_parts(kubeflow or {}, endpoint_override, env, base_dir)
+
+
+def _resolve_parts(section: Mapping[str, Any], override: str | None, env: Mapping[str, str],
+                   base_dir: Path) -> tuple[dict[str, Any], dict[str, ConfigError]]:
+    """Each part of a Connection resolved on its own, so that one bad part does not hide another."""
+    steps: dict[str, Any] = {
+        "endpoint": lambda: _resolve_endpoint(section, override, env),
+        "ui_endpoint": lambda: _resolve_ui_endpoint(section, env),
+        "auth": lambda: _resolve_auth(section.get("auth"), env, base_dir),
+        "verify_ssl": lambda: _bool_option(section, "verify_ssl", True),
+        "ca_cert": lambda: _resolve_ca_cert(section.get("ca_cert"), base_dir),
+        "timeout": lambda: _timeout_option(section),
+    }
+    parts: dict[str, Any] = {}
+    problems: dict[str, ConfigError] = {}  # in the order above: resolve_connection raises the first
+    for part, step in steps.items():
+        try:
+            parts[part] = step()
+        except ConfigError as exc:
+            problems[part] = exc
+    return parts, problems
 
 
 def _nonempty(env: Mapping[str, str], name: str) -> str | None:
@@ -174,10 +204,12 @@ def _resolve_auth(auth: Any, env: Mapping[str, str],
         return None, None, None
     if kind == "token":
         name = str(auth.get("token_env") or DEFAULT_TOKEN_ENV)
-        return _required_env(env, name, "a bearer token"), None, f"environment variable {name}"
+        return _required_env(env, name, "a bearer token", kind, DEFAULT_TOKEN_ENV), None, \
+            f"environment variable {name}"
     if kind == "cookie":
         name = str(auth.get("cookie_env") or DEFAULT_COOKIE_ENV)
-        return None, _required_env(env, name, "a session cookie"), f"environment variable {name}"
+        return None, _required_env(env, name, "a session cookie", kind, DEFAULT_COOKIE_ENV), \
+            f"environment variable {name}"
     if kind == "service_account_token":
         path = _resolve_path(str(auth.get("token_file") or DEFAULT_TOKEN_FILE), base_dir)
         return _read_token_file(path), None, f"token file {path}"
@@ -199,14 +231,15 @@ def _implicit_auth(env: Mapping[str, str]) -> tuple[str | None, str | None, str 
     return None, None, None
 
 
-def _required_env(env: Mapping[str, str], name: str, what: str) -> str:
+def _required_env(env: Mapping[str, str], name: str, what: str, kind: str, action_env: str) -> str:
     value = _nonempty(env, name)
     if value is None:
+        from kfops_action.workflow_secrets import kubeflow_hint
+
         raise ConfigError(
             f"environment variable {name} is not set or empty",
             [Problem(f"kubeflow.auth expects {what} in {name}", f"{_CONFIG}: kubeflow.auth")],
-            fix=(f"export {name} (in GitHub Actions: `env: {name}: ${{{{ secrets.{name} }}}}`), "
-                 "or change kubeflow.auth"),
+            fix=f"export {name} here; {kubeflow_hint(kind, name, action_env)}; or change kubeflow.auth",
         )
     return value.strip()
 

@@ -554,8 +554,12 @@ def _auth_fix(conn: Connection) -> str:
         source = f" from {conn.auth_source}" if conn.auth_source else ""
         return (f"the {kind}{source} was refused or has expired: refresh it, or change "
                 "kubeflow.auth in kfops.yaml")
-    return ("no credentials were sent: set KF_PIPELINES_TOKEN (or KF_PIPELINES_COOKIE), or "
-            "configure kubeflow.auth in kfops.yaml")
+    from .connection import DEFAULT_COOKIE_ENV, DEFAULT_TOKEN_ENV
+    from ..workflow_secrets import KUBEFLOW_COOKIE, KUBEFLOW_TOKEN
+
+    return (f"no credentials were sent: set {DEFAULT_TOKEN_ENV} (or {DEFAULT_COOKIE_ENV}), or configure "
+            f"kubeflow.auth in kfops.yaml; in GitHub Actions, create the repository secret {KUBEFLOW_TOKEN} "
+            f"(or {KUBEFLOW_COOKIE}), which the workflow passes to the action")
 
 
 def _scrubbed(cls: type[RemoteError], conn: Connection, what: str, problems: list[Problem],

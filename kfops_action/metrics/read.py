@@ -76,7 +76,7 @@ def local_run_metrics(result: Any, run_id: str | None = None) -> RunMetrics:
     for task in getattr(result, "tasks", []) or []:
         values = numeric_only(getattr(task, "metrics", {}) or {})
         if values:
-            metrics[str(task.name)] = values
+            metrics[str(getattr(task, "key", "") or task.name)] = values  # KFP's task_name, as remotely
     if metrics:
         return RunMetrics(run_id, metrics, "local")
     return RunMetrics(run_id, {}, "none", ("the local run logged no metrics (no task has an "

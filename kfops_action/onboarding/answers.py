@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from .detect import PipelineFunction, find_dockerfiles, find_pipelines, kubernetes_name
+from .model_output import ModelOutputs, inspect
 
 PLACEHOLDER_ENDPOINT = "https://kubeflow.example.com/pipeline"
 PLACEHOLDER_REGISTRY = "registry.example.com/your-org"
@@ -59,6 +60,8 @@ class Answers:
     isvc: str | None = None                    # None: derived from the pipeline name
     staging_inference_service: str | None = None
     kaniko: dict[str, object] = field(default_factory=dict)  # image, service_account, registry_secret, resources
+    # What /deploy would take as the model (None: not checked, e.g. the quickstart pipeline, which has one).
+    model: ModelOutputs | None = None
 
     @property
     def deploys(self) -> bool:
@@ -139,7 +142,9 @@ def gather(args: argparse.Namespace, root: Path, env: Mapping[str, str], ask: As
         build_namespace = args.build_namespace or ask("Namespace for the Kaniko build Jobs",
                                                       DEFAULT_BUILD_NAMESPACE, None).strip() or DEFAULT_BUILD_NAMESPACE
     production = staging = None
-    if not args.no_deploy:
+    # a deployment section for a pipeline without a model output would only fail at the first /deploy
+    model = inspect(root, pipeline) if pipeline is not None and not args.no_deploy else None
+    if not args.no_deploy and not (model is not None and model.none):
         production = args.production_namespace or ask("Namespace /deploy releases to", DEFAULT_PRODUCTION,
                                                       None).strip() or DEFAULT_PRODUCTION
         staging = args.staging_namespace or ask("Namespace /staging_deploy releases to", DEFAULT_STAGING,
@@ -152,7 +157,8 @@ def gather(args: argparse.Namespace, root: Path, env: Mapping[str, str], ask: As
     return Answers(name=name, pipeline=pipeline, endpoint=endpoint.rstrip("/"), namespace=namespace, auth=auth,
                    builder=builder, registry=registry if builder != "none" else None,
                    images=images_for(dockerfiles) if builder != "none" else [], build_namespace=build_namespace,
-                   production_namespace=production, staging_namespace=staging, placeholders=placeholders)
+                   production_namespace=production, staging_namespace=staging, placeholders=placeholders,
+                   model=model)
 
 
 def _pipeline(args: argparse.Namespace, root: Path, ask: Ask, interactive: bool) -> PipelineFunction | None:

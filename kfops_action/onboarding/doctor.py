@@ -1,7 +1,7 @@
 """`kfc doctor`: check a kfops setup end to end, one line per finding, each with its fix.
 
 The checks run in the order a request travels (config, pipeline, workflow, Kubeflow, namespace,
-cluster, KServe, template, namespaces, RBAC, registry, GitHub), so the first failure is usually
+cluster, template, model, KServe, namespaces, RBAC, registry, GitHub), so the first failure is usually
 the cause of the ones after it; later checks that depend on a failed one say "skip" rather than
 repeating its error. Nothing is created, changed or uploaded: every remote call is a read, a
 healthz, or a SelfSubjectAccessReview.
@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from .checks import FAIL, OK, SKIP, WARN, Check, Context, Result
 from .checks import cluster, config, experiment, github, kserve, kubeflow, namespaces, pipeline, rbac, registry
-from .checks import template, workflow
+from .checks import model, template, workflow
 
 #: (name, check) in the order they run; the name is what --only / --skip take.
 CHECKS: tuple[tuple[str, Check], ...] = (
@@ -30,6 +30,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     (experiment.NAME, experiment.check),
     (cluster.NAME, cluster.check),
     (template.NAME, template.check),
+    (model.NAME, model.check),
     (kserve.NAME, kserve.check),
     (namespaces.NAME, namespaces.check),
     (rbac.NAME, rbac.check),
@@ -40,6 +41,7 @@ CHECK_NAMES = tuple(name for name, _ in CHECKS)
 #: What each check reads from an earlier one: run first (quietly) when only the later one is asked for.
 NEEDS: dict[str, tuple[str, ...]] = {
     experiment.NAME: (kubeflow.NAME,),
+    model.NAME: (pipeline.NAME,),
     kserve.NAME: (cluster.NAME, template.NAME),
     namespaces.NAME: (cluster.NAME, template.NAME),
     rbac.NAME: (cluster.NAME,),

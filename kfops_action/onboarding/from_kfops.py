@@ -33,6 +33,7 @@ silently. The original files are left in place.
 from __future__ import annotations
 
 import argparse
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,9 +41,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..images.kaniko_job import DOCKERCONFIGJSON
 from . import scaffold
 from .answers import PLACEHOLDER_ENDPOINT, Answers, Ask, Image, image_name
 from .detect import PipelineFunction, find_pipelines, kubernetes_name
+from .model_output import inspect
 
 CONFIG = "config_files/config.yaml"
 KANIKO = "config_files/kaniko-manifest.yaml"
@@ -117,6 +120,14 @@ def convert(root: Path, args: argparse.Namespace, env: Mapping[str, str], ask: A
         sample = deployment.get("pre_deployment_test_sample_input_path")
         if sample and not (root / sample).is_file():
             notes.append(f"deployment.pre_deployment_test_sample_input_path: {sample} does not exist")
+        model = inspect(root, function) if function is not None else None
+        if model is not None and model.none:  # kept, since the original deployed: but say it cannot work yet
+            notes.append(f"{model.describe_missing(function.spec)}. The deployment section is converted, but /deploy "
+                         "will find no model until a step outputs one (`model: Output[Model]`, which replaces the "
+                         "original's materialize_model); `kfc doctor` checks it (model line)")
+        elif model is not None and not model.known:
+            notes.append(f"{function.spec} does not compile here ({model.error}), so whether it outputs the model "
+                         "/deploy deploys is not checked: once it compiles, `kfc doctor` checks it (model line)")
         notes.append("canary: the original checked the new model at 0% traffic, then switched all of it; kfops "
                      "gives it canary_percent (10 in production) while the endpoint check runs, then promotes it "
                      "(set canary_percent: 100 to switch at once)")
@@ -192,16 +203,17 @@ def _images(root: Path, builder: dict[str, Any], args: argparse.Namespace,
     if builder.get("minio"):
         notes.append("image_builder.minio: not needed, Kaniko Jobs clone the repository at the pinned commit")
     kaniko: dict[str, Any] = {}
-    if images:
-        kaniko = _kaniko_manifest(root, notes)
     namespace = args.build_namespace or ORIGINAL_BUILD_NAMESPACE
+    if images:
+        kaniko = _kaniko_manifest(root, notes, namespace)
     if images and not args.build_namespace:
         notes.append(f"images.kaniko.namespace is {ORIGINAL_BUILD_NAMESPACE!r}, where the original ran its "
                      "workflows by default: change it if yours ran elsewhere")
     return images, kaniko, namespace, builder.get("container_registry_uri")
 
 
-def _kaniko_manifest(root: Path, notes: list[str]) -> dict[str, Any]:
+def _kaniko_manifest(root: Path, notes: list[str], namespace: str) -> dict[str, Any]:
+    """images.kaniko from the original's build Pod; every volume is either converted or reported."""
     import yaml
 
     path = root / KANIKO
@@ -226,11 +238,9 @@ def _kaniko_manifest(root: Path, notes: list[str]) -> dict[str, Any]:
                          "(images.kaniko.image to choose another)")
         if executor.get("resources"):
             out["resources"] = {k: v for k, v in executor["resources"].items() if k in ("requests", "limits")}
-        mounts = {m.get("name"): m.get("mountPath") for m in executor.get("volumeMounts") or [] if isinstance(m, dict)}
+        mounts = {m.get("name"): m for m in executor.get("volumeMounts") or [] if isinstance(m, dict)}
         for volume in spec.get("volumes") or []:
-            secret = _mapping(_mapping(volume).get("secret")).get("secretName")
-            if secret and str(mounts.get(volume.get("name"), "")).startswith(KANIKO_DOCKER_CONFIG):
-                out["registry_secret"] = secret
+            _volume(_mapping(volume), mounts, namespace, out, notes)
         extra = sorted(set(executor) - {"name", "image", "args", "resources", "volumeMounts"})
         if extra:
             notes.append(f"{KANIKO}: the executor's {', '.join(extra)}: no kfops setting, not converted")
@@ -243,6 +253,73 @@ def _kaniko_manifest(root: Path, notes: list[str]) -> dict[str, Any]:
     if others:
         notes.append(f"{KANIKO}: extra containers {others} are not run by kfops' Kaniko Jobs")
     return out
+
+
+def _volume(volume: dict[str, Any], mounts: dict[Any, dict[str, Any]], namespace: str, out: dict[str, Any],
+            notes: list[str]) -> None:
+    """Convert one volume of the original's build Pod into images.kaniko, or say why not.
+
+    kfops' Kaniko Jobs mount exactly one thing, the registry Secret, at /kaniko/.docker; anything
+    else the original mounted (a cache PVC, a docker config from a ConfigMap) must not vanish
+    from the build without a word.
+    """
+    name, mount = volume.get("name"), mounts.get(volume.get("name")) or {}
+    path = str(mount.get("mountPath") or "")
+    where = f"mounted at {path}" if path else "not mounted in the executor"
+    secret, config_map = _mapping(volume.get("secret")), _mapping(volume.get("configMap"))
+    docker_config = path.startswith(KANIKO_DOCKER_CONFIG)
+    if secret.get("secretName") and docker_config:
+        out["registry_secret"] = secret_name = secret["secretName"]
+        key = _docker_config_key(secret, mount)
+        if key != DOCKERCONFIGJSON:
+            out["registry_secret_key"] = key
+            notes.append(
+                f"{KANIKO}: the registry Secret {secret_name} holds the docker config under the key {key} (an Opaque "
+                f"Secret, {where}): kfops.yaml says images.kaniko.registry_secret_key: {key}, so the build pods mount "
+                f"that key as /kaniko/.docker/config.json. To use a standard kubernetes.io/dockerconfigjson Secret "
+                f"instead: {_to_dockerconfigjson(namespace, secret_name, key)}, then set "
+                "registry_secret: kfops-registry and remove registry_secret_key")
+    elif config_map.get("name") and docker_config:
+        map_name = config_map["name"]
+        key = _docker_config_key(config_map, mount)
+        out["registry_secret"], out["registry_secret_key"] = map_name, "config.json"
+        notes.append(
+            f"{KANIKO}: the docker config comes from the ConfigMap {map_name} ({where}); kfops mounts registry "
+            f"credentials from a Secret only, so images.kaniko.registry_secret names a Secret {map_name} with the key "
+            f"config.json: create it from the ConfigMap with kubectl -n {namespace} get configmap {map_name} -o "
+            f"jsonpath='{{.data.{_jsonpath_key(key)}}}' > config.json && kubectl -n {namespace} create secret generic "
+            f"{map_name} --from-file=config.json=config.json")
+    elif _mapping(volume.get("persistentVolumeClaim")).get("claimName"):
+        claim = volume["persistentVolumeClaim"]["claimName"]
+        notes.append(f"{KANIKO}: the cache volume {name} (PersistentVolumeClaim {claim}, {where}) is not converted: "
+                     "kfops' Kaniko Jobs mount no volume but the registry Secret. Its equivalent is the layer cache "
+                     "in the registry: set images.kaniko.cache: true (--cache=true; Kaniko pushes cached layers to "
+                     "<registry>/<image>/cache, so the push credentials need that repository too)")
+    else:
+        kind = next((k for k in volume if k != "name"), "no source")
+        notes.append(f"{KANIKO}: volume {name} ({kind}, {where}) is not converted: kfops' Kaniko Jobs mount only the "
+                     "registry Secret")
+
+
+def _docker_config_key(source: dict[str, Any], mount: dict[str, Any]) -> str:
+    """The key of a Secret/ConfigMap that ends up as /kaniko/.docker/config.json in the original Pod."""
+    if mount.get("subPath"):
+        return str(mount["subPath"])
+    for item in source.get("items") or []:
+        if isinstance(item, dict) and str(item.get("path", "")).rsplit("/", 1)[-1] == "config.json":
+            return str(item.get("key"))
+    return "config.json"  # mounted whole: the key named config.json is the file Kaniko reads
+
+
+def _jsonpath_key(key: str) -> str:
+    return key.replace(".", "\\.")
+
+
+def _to_dockerconfigjson(namespace: str, name: str, key: str) -> str:
+    """The exact commands that copy the docker config of Secret `name` into a kubernetes.io/dockerconfigjson one."""
+    return (f"kubectl -n {namespace} get secret {name} -o jsonpath='{{.data.{_jsonpath_key(key)}}}' | base64 -d > "
+            f"config.json && kubectl -n {namespace} create secret generic kfops-registry "
+            "--type=kubernetes.io/dockerconfigjson --from-file=.dockerconfigjson=config.json")
 
 
 # -- the deployment function --------------------------------------------------------------------------------
@@ -267,10 +344,16 @@ def _template(root: Path, deployment: dict[str, Any], notes: list[str]) -> tuple
     try:
         text = render_function_as_template(source)
     except Exception as exc:  # noqa: BLE001 - the user's code: any failure means "keep the function"
-        notes.append(f"{path} could not be turned into a YAML template ({type(exc).__name__}: {exc}); it is used "
-                     "as it is (kfops calls inference_service_instance), which needs `kserve` installed where "
-                     "the Action runs (runtime: python and kfops[kserve]); or install kserve here and rerun "
-                     "`kfc init --from-kfops --force`")
+        if _kserve_missing(exc):
+            notes.append(f"{path} imports kserve, which is not installed here, so it could not be turned into a YAML "
+                         "template; it is used as it is (kfops calls inference_service_instance), which needs "
+                         "`kserve` installed where the Action runs (runtime: python and kfops[kserve]); or install "
+                         "kserve here and rerun `kfc init --from-kfops --force`")
+        else:
+            notes.append(f"the deployment function in {path} fails: {one_line(exc)}. It is kept as "
+                         "deployment.*.template, but /deploy would fail the same way: fix it and rerun "
+                         f"`kfc init --from-kfops --force` (which turns it into a YAML template), or write "
+                         f"{scaffold.TEMPLATE_FILE} yourself; `kfc doctor` checks it (template line)")
         return path, None
     header = (f"# KServe InferenceService template converted by `kfc init --from-kfops` from {path}\n"
               "# (its inference_service_instance(), called once with the placeholders below).\n"
@@ -310,3 +393,22 @@ def render_function_as_template(path: Path, function: str = "inference_service_i
     text = yaml.safe_dump(swap(manifest), sort_keys=False, default_flow_style=False)
     return text.replace(marker, "{{ canary_percent }}")
 
+
+
+def _kserve_missing(exc: BaseException) -> bool:
+    """The function failed only because kserve is not installed here (not because it is broken)."""
+    import importlib.util
+
+    return bool(re.search(r"No module named '?kserve\b", str(exc))) and importlib.util.find_spec("kserve") is None
+
+
+def one_line(exc: BaseException) -> str:
+    """An error as one line, so that it stays one item of the notes list: a KfopsError's own text
+    puts its "How to fix:" on a line of its own, which would end the item in the middle."""
+    from ..errors import KfopsError
+
+    if isinstance(exc, KfopsError):
+        text = exc.what + "".join(f"; {p}" for p in exc.problems) + (f" (how to fix: {exc.fix})" if exc.fix else "")
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())

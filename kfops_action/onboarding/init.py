@@ -67,13 +67,19 @@ def main(args: argparse.Namespace, *, stdin: IO[str], out: IO[str], env: Mapping
               "(compiled pipelines and local run outputs)", file=out)
     if notes:
         print("\nNot converted (do these by hand):", file=out)
-        for note in notes:
-            print(f"  - {note}", file=out)
+        print(list_items(notes), file=out)
     if not is_git_repository(root):
         print("\nNote: this folder is not a git repository yet (git init): kfops names pipeline versions "
               "after the commit.", file=out)
     print(nextsteps.render(answers, from_kfops=args.from_kfops), file=out)
     return EXIT_OK
+
+
+def list_items(items: list[str]) -> str:
+    """A Markdown list, one item per entry: a line break inside an entry (a quoted error's own
+    "How to fix:" line) continues the item, indented, instead of ending the list."""
+    return "\n".join("  - " + "\n    ".join(line.strip() for line in item.strip().splitlines() if line.strip())
+                     for item in items)
 
 
 def make_asker(stdin: IO[str], out: IO[str], interactive: bool) -> Ask:

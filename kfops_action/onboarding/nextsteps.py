@@ -10,9 +10,12 @@ Environments' protection rules (required reviewers) apply to every deploy.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from ..workflow_secrets import KUBEFLOW_SECRETS
 from . import rbac
-from .answers import Answers
-from .scaffold import CLUSTER_FILE, SAMPLE_FILE, TEMPLATE_FILE, identities
+from .answers import DEFAULT_PRODUCTION, DEFAULT_STAGING, Answers
+from .scaffold import CLUSTER_FILE, SAMPLE_FILE, TEMPLATE_FILE, deployment_section, identities
 
 
 def _kubeconfig(identity: rbac.Identity) -> str:
@@ -23,10 +26,10 @@ def _kubeconfig(identity: rbac.Identity) -> str:
 def secrets(a: Answers) -> list[str]:
     """Repository secrets, `NAME: what it holds`, for Settings > Secrets and variables > Actions."""
     out = []
-    if a.auth == "token":
-        out.append("KFOPS_KUBEFLOW_TOKEN: a bearer token for the Kubeflow Pipelines API")
-    elif a.auth == "cookie":
-        out.append("KFOPS_KUBEFLOW_COOKIE: a Kubeflow session cookie (authservice_session=...)")
+    if a.auth in KUBEFLOW_SECRETS:
+        what = {"token": "a bearer token for the Kubeflow Pipelines API",
+                "cookie": "a Kubeflow session cookie (authservice_session=...)"}[a.auth]
+        out.append(f"{KUBEFLOW_SECRETS[a.auth][0]}: {what}")
     if a.builds_in_cluster:
         out.append(_kubeconfig(rbac.BUILDER))
     if a.builder == "docker":
@@ -66,6 +69,10 @@ def render(a: Answers, *, from_kfops: bool = False) -> str:
     if edits:
         lines += ["", f"{step}. Edit:"] + [f"   - {e}" for e in edits]
         step += 1
+    model = _model_step(a)
+    if model:
+        lines += ["", f"{step}. {model[0]}"] + [f"   {m}" for m in model[1:]]
+        step += 1
     cluster = []
     if a.uses_cluster_identity:
         accounts = [f"`{identity.service_account}`" for identity, _, _ in identities(a)]
@@ -83,3 +90,26 @@ def render(a: Answers, *, from_kfops: bool = False) -> str:
               "   - kfc doctor                check everything above, one line each",
               "   - commit, push, open a pull request and comment /help, then /build_run"]
     return "\n".join(lines)
+
+
+def _model_step(a: Answers) -> list[str]:
+    """What the model check of `kfc init` found, when it changes what to do next (else nothing)."""
+    model, pipeline = a.model, a.pipeline.spec if a.pipeline else "the pipeline"
+    if model is None:
+        return []
+    if not model.known and a.deploys:
+        return [f"Check the model output: {pipeline} did not compile here ({model.error}), so kfc init could not "
+                "check that it outputs a model for /deploy. Once it compiles, `kfc doctor` checks it (its model line)."]
+    if model.none and not a.deploys:
+        example = replace(a, production_namespace=DEFAULT_PRODUCTION, staging_namespace=DEFAULT_STAGING)
+        return [f"No deployment section was written: {model.describe_missing(pipeline)}.",
+                "To deploy with /deploy once it outputs one (e.g. a training step's `model: Output[Model]`):",
+                "- add this section to kfops.yaml (namespaces to taste):",
+                *[f"  {line}" for line in deployment_section(example)[2:]],
+                f"- `kfc init --skip-existing` then writes {TEMPLATE_FILE} and {SAMPLE_FILE} (kfops.yaml is kept),",
+                "- and `kfc doctor` checks it all."]
+    if len(model.models) > 1 and a.deploys:
+        listed = ", ".join(str(m) for m in model.models)
+        return [f"Choose the model: {pipeline} has {len(model.models)} model outputs ({listed}) and /deploy will "
+                "not guess: set deployment.production.model (task, output) and the same for staging in kfops.yaml."]
+    return []

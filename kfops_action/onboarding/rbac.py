@@ -19,12 +19,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from .. import workflow_secrets
+
 SERVICE_ACCOUNT = "kfops"              # the deploy identity, bound only to DEPLOY_ROLE
 BUILD_SERVICE_ACCOUNT = "kfops-build"  # the build identity, bound only to BUILD_ROLE
 DEPLOY_ROLE = "kfops-deployer"
 BUILD_ROLE = "kfops-image-builder"
-DEPLOY_SECRET = "KFOPS_KUBECONFIG"           # an environment secret: only the deploy job sees it
-BUILD_SECRET = "KFOPS_BUILD_KUBECONFIG"      # a repository secret: the pipeline job's kubeconfig
+DEPLOY_SECRET = workflow_secrets.DEPLOY_KUBECONFIG  # an environment secret: only the deploy job sees it
+BUILD_SECRET = workflow_secrets.BUILD_KUBECONFIG    # a repository secret: the pipeline job's kubeconfig
 
 
 @dataclass(frozen=True)

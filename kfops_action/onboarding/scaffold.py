@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from ..workflow_secrets import workflow_line
 from .answers import Answers
 from . import rbac
 
@@ -127,7 +128,7 @@ def kfops_yaml(a: Answers) -> str:
     lines += ["", "# Container images built before each run (`/build`, `kfc build`)."]
     lines += _images(a)
     if a.deploys:
-        lines += _deployment(a)
+        lines += deployment_section(a)
     lines += [
         "",
         "# Who may run which pull-request command (read from the base branch, never from the PR).",
@@ -165,14 +166,20 @@ def _images(a: Answers) -> list[str]:
         else:
             lines.append("    # service_account: the build pods' account. Never kfops-build or kfops: build steps run the PR's "
                          "Dockerfile.")
-        lines.append(_c(f"    registry_secret: {kaniko['registry_secret']}",
-                        "a kubernetes.io/dockerconfigjson Secret with push rights"))
+        if kaniko.get("registry_secret_key"):
+            lines.append(_c(f"    registry_secret: {kaniko['registry_secret']}", "a Secret with push rights"))
+            lines.append(_c(f"    registry_secret_key: {kaniko['registry_secret_key']}",
+                            "the key that holds its docker config.json"))
+        else:
+            lines.append(_c(f"    registry_secret: {kaniko['registry_secret']}",
+                            "a kubernetes.io/dockerconfigjson Secret with push rights"))
         if kaniko.get("resources"):
             lines.append("    resources: " + json.dumps(kaniko["resources"], separators=(", ", ": ")))
     return lines
 
 
-def _deployment(a: Answers) -> list[str]:
+def deployment_section(a: Answers) -> list[str]:
+    """The `deployment:` lines of kfops.yaml (also shown by the next steps when it was left out)."""
     isvc = a.inference_service
     staging_isvc = a.staging_inference_service or isvc + "-staging"
     lines = ["", "# Where /deploy and /staging_deploy release the model with KServe.", "deployment:"]
@@ -214,9 +221,9 @@ def _scalar(value: object) -> str:
 def workflow(name: str, a: Answers) -> str:
     """The packaged workflow, with the Kubeflow credential and registry login the answers need."""
     text = template(name)
-    token_line = "kubeflow-token: ${{ secrets.KFOPS_KUBEFLOW_TOKEN }}"
+    token_line = workflow_line("token")
     if a.auth == "cookie":
-        text = text.replace(token_line, "kubeflow-cookie: ${{ secrets.KFOPS_KUBEFLOW_COOKIE }}")
+        text = text.replace(token_line, workflow_line("cookie"))
     elif a.auth == "none":
         text = re.sub(r"\n[ \t]*" + re.escape(token_line), "", text)
     if a.builder == "docker" and a.registry:
@@ -258,12 +265,16 @@ def cluster_manifest(a: Answers) -> str:
         header += _identity_header(identity, home, where, a)
     if a.builds_in_cluster:
         registry_secret = a.kaniko.get("registry_secret") or "kfops-registry"
-        header += [
-            "#",
-            "# The build pods run as neither account (they run the PR's Dockerfile). The registry push Secret",
-            f"# ({registry_secret}, type kubernetes.io/dockerconfigjson) is yours to create:",
-            f"#   kubectl create secret docker-registry {registry_secret} -n {a.build_namespace} ...",
-        ]
+        header += ["#", "# The build pods run as neither account (they run the PR's Dockerfile). The registry push "
+                        "Secret"]
+        if a.kaniko.get("registry_secret_key") == "config.json":
+            header += [f"# ({registry_secret}, an Opaque Secret whose key config.json is the docker config) must exist "
+                       f"in {a.build_namespace}:",
+                       "# the original Kfops' Secret, or kubectl create secret generic "
+                       f"{registry_secret} -n {a.build_namespace} --from-file=config.json"]
+        else:
+            header += [f"# ({registry_secret}, type kubernetes.io/dockerconfigjson) is yours to create:",
+                       f"#   kubectl create secret docker-registry {registry_secret} -n {a.build_namespace} ..."]
     if a.builds_in_cluster and a.build_namespace in a.environments.values():
         header += ["#", f"# WARNING: the build namespace {a.build_namespace} is also a deploy namespace. Whoever may",
                    "# create Jobs there may run them as `kfops` and read its token: use a namespace of its own."]

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from ..errors import PipelineError, Problem
 from .compile_worker import error_from_json
-from .package import PipelinePackage, read_package
+from .package import PipelinePackage, land_package
 from .source import require_pipeline_file
 
 DEFAULT_TIMEOUT = 300.0
@@ -77,10 +77,8 @@ def compile_isolated(file: Path, function: str, out: Path, *,
         env = child_environment(os.environ, home=root / "home", tmp=root / "tmp")
         code = _run(command, file.parent, env, log, timeout, file)
         _raise_unless_ok(result, code, log, file)
-        read_package(staged)  # what the child wrote is checked before it lands in the project
-        out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(staged, out)
-    return read_package(out)
+        # what the child wrote is checked before it lands in the project
+        return land_package(out, lambda path: shutil.copyfile(staged, path))
 
 
 def _run(command: list[str], cwd: Path, env: dict[str, str], log: Path, timeout: float, file: Path) -> int:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +96,10 @@ def spec_hash(spec: dict[str, Any], platform_spec: dict[str, Any] | None) -> str
 def read_package(path: Path) -> PipelinePackage:
     """Read a compiled pipeline YAML (ours or prebuilt) and check it is KFP v2 IR."""
     try:
-        docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
+        # libyaml when present: an unchanged cached `--local` run reads the package twice, and the
+        # pure-Python parser alone would cost a third of that run.
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        docs = [d for d in yaml.load_all(path.read_text(encoding="utf-8"), Loader=loader) if d is not None]
     except OSError as exc:
         raise PipelineError(f"cannot read pipeline package {path}: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
@@ -105,20 +111,41 @@ def read_package(path: Path) -> PipelinePackage:
     return PipelinePackage(path, docs[0], platform, spec_hash(docs[0], platform))
 
 
+def land_package(out: Path, write: Callable[[Path], None]) -> PipelinePackage:
+    """Write a package next to `out`, check it, then rename it into place.
+
+    Two runs in one project (`kfc build-run --local` twice at once, a build beside a run) share
+    `.kfops/build/pipeline.yaml`: written in place, one could read the other's half-written file.
+    A rename is atomic, and each run keeps the package it checked, whatever lands there later.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=out.suffix, dir=out.parent)  # kfp wants .yaml
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        package = read_package(tmp)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)  # gone already when the rename happened
+    return replace(package, path=out)
+
+
 def compile_pipeline(func: Any, out: Path) -> PipelinePackage:
     """Compile with the real kfp compiler; a compiler error is the user's to fix, so say whose."""
     from kfp import compiler
 
     from ..quiet import quiet_kfp
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with quiet_kfp():
-            compiler.Compiler().compile(pipeline_func=func, package_path=str(out))
-    except Exception as exc:  # kfp raises many kinds for user mistakes
-        raise PipelineError(f"the kfp compiler rejected the pipeline: {type(exc).__name__}: {exc}",
-                            fix="fix the pipeline definition; `kfc validate` repeats this check") from None
-    return read_package(out)
+    def write(path: Path) -> None:
+        try:
+            with quiet_kfp():
+                compiler.Compiler().compile(pipeline_func=func, package_path=str(path))
+        except Exception as exc:  # kfp raises many kinds for user mistakes
+            raise PipelineError(f"the kfp compiler rejected the pipeline: {type(exc).__name__}: {exc}",
+                                fix="fix the pipeline definition; `kfc validate` repeats this check") from None
+
+    return land_package(out, write)
 
 
 def with_caching(package: PipelinePackage, enabled: bool) -> PipelinePackage:
@@ -131,9 +158,12 @@ def with_caching(package: PipelinePackage, enabled: bool) -> PipelinePackage:
     spec = package.spec
     dags = [spec.get("root", {}).get("dag", {})]
     dags += [c["dag"] for c in (spec.get("components") or {}).values() if isinstance(c.get("dag"), dict)]
-    for dag in dags:
-        for task in (dag.get("tasks") or {}).values():
-            task["cachingOptions"] = {"enableCache": enabled} if enabled else {}
+    wanted = {"enableCache": enabled} if enabled else {}
+    tasks = [task for dag in dags for task in (dag.get("tasks") or {}).values()]
+    if all(task.get("cachingOptions", {}) == wanted for task in tasks):
+        return package  # already so (a package from the local cache): nothing to rewrite
+    for task in tasks:
+        task["cachingOptions"] = dict(wanted)
     docs = [spec] + ([package.platform_spec] if package.platform_spec else [])
-    package.path.write_text(yaml.safe_dump_all(docs, sort_keys=True), encoding="utf-8")
-    return read_package(package.path)
+    text = yaml.safe_dump_all(docs, sort_keys=True)
+    return land_package(package.path, lambda path: path.write_text(text, encoding="utf-8"))

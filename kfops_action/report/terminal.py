@@ -90,14 +90,56 @@ def _relative(uri: str, base: Any) -> str:
         return uri
 
 
+def artifact_metadata_text(metadata: dict[str, Any]) -> str:
+    """An artifact's metadata in one line; a confusion matrix and an ROC curve by their shape."""
+    parts: list[str] = []
+    matrix = metadata.get("confusionMatrix")
+    if isinstance(matrix, dict):
+        labels = [str((c or {}).get("displayName", "")) for c in matrix.get("annotationSpecs") or []]
+        rows = [r.get("row") for r in matrix.get("rows") or [] if isinstance(r, dict)]
+        parts.append(f"confusion matrix [{', '.join(labels)}] {_cell(rows)}")
+    curve = metadata.get("confidenceMetrics")
+    if isinstance(curve, list):
+        parts.append(f"ROC curve, {len(curve)} thresholds")
+    parts += [f"{k}={_cell(v)}" for k, v in metadata.items() if k not in ("confusionMatrix", "confidenceMetrics")]
+    return ", ".join(parts)
+
+
+def _artifact_cell(task: Any, name: str, uri: str, base: Any) -> str:
+    """A path where the artifact is a file; a metrics artifact's values, which are not in one."""
+    summary = artifact_metadata_text(task.artifact_metadata.get(name) or {})
+    if not task.shows_path(name):
+        return summary or "(no values logged)"
+    path = _relative(uri, base)
+    return f"{path}  ({summary})" if summary else path
+
+
 def local_run_report(result: Any, parameters: Sequence[Any]) -> str:
-    lines = [f"Local run succeeded in {result.seconds:.1f}s",
+    """Each task under the name the user gave it (iterations as `task[i]`, nested pipelines as
+    `inner/task`) and in the order it ran, the pipeline's own outputs, and what did not run and why:
+    a branch not taken is not a failure, but it must not vanish from the report either."""
+    ran = [t for t in result.tasks if t.state == "succeeded"]
+    cached = sum(bool(getattr(t, "cached", False)) for t in ran)
+    lines = [f"Local run succeeded in {result.seconds:.1f}s"
+             + (f" ({cached} of {len(ran)} tasks cached, --no-cache reruns them)" if cached else ""),
              f"  outputs: {result.outputs_dir}",
              f"  log:     {result.log_file}", "",
              parameters_table(parameters)]
-    outputs = [(t.name, name, value) for t in result.tasks for name, value in t.parameters.items()]
-    outputs += [(t.name, name, _relative(uri, result.outputs_dir))
-                for t in result.tasks for name, uri in t.artifacts.items()]
-    if outputs:
-        lines += ["", table(["task", "output", "value"], outputs)]
+    rows: list[tuple[str, str, Any]] = []
+    for t in ran:
+        label = f"{t.name} (cached)" if getattr(t, "cached", False) else t.name  # as KFP's UI marks it
+        rows += [(label, name, value) for name, value in t.parameters.items()]
+        rows += [(label, name, _artifact_cell(t, name, uri, result.outputs_dir))
+                 for name, uri in t.artifacts.items()]
+        if not t.parameters and not t.artifacts:
+            rows.append((label, "", "(no outputs)"))
+    if rows:
+        lines += ["", table(["task", "output", "value"], rows)]
+    if result.outputs:
+        lines += ["", table(["pipeline output", "value"],
+                            [(name, _relative(value, result.outputs_dir) if isinstance(value, str) else value)
+                             for name, value in result.outputs.items()])]
+    skipped = [t for t in result.tasks if t.state != "succeeded"]
+    if skipped:
+        lines += ["", table(["task", "not run because"], [(t.name, t.reason) for t in skipped])]
     return "\n".join(lines)  # metrics follow, with their comparison (kfops_action.metrics)

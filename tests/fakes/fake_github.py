@@ -14,7 +14,10 @@ response against that description), and its behaviour follows GitHub's documente
 - the repository's activity log (GET /activity): the creation of each pull request's branch and
   every `push`, with the fake's clock as their time, newest first, cursor-paginated as GitHub does;
 - commit statuses, deployments and deployment statuses; collaborator permissions; team
-  memberships; the rate-limit headers, counting down from GITHUB_TOKEN's 1,000 an hour.
+  memberships; the rate-limit headers, counting down from GITHUB_TOKEN's 1,000 an hour;
+- check runs: created, updated (a conclusion completes them), listed per commit (`filter=latest`:
+  the newest of each name; `check_name`), wrapped in `{total_count, check_runs}`; 403 for a token
+  without the `checks` permission (`checks_forbidden`); draft pull requests (`draft`).
 
 Faults (`inject`): 500/502/503 (optionally after applying the write, as GitHub sometimes does),
 429 and 403 secondary rate limits with or without `retry-after`, a spent primary limit, a
@@ -102,6 +105,7 @@ class PullRequest:
     behind_by: int = 0          # commits on the base branch the head does not have (compare)
     reviews: list[dict[str, Any]] = field(default_factory=list)
     fork: str | None = None     # "owner/name" of the fork the head is in; None: this repository
+    draft: bool = False
 
 
 class FakeGitHub:
@@ -169,11 +173,14 @@ class FakeGitHub:
             self.statuses: dict[str, list[dict[str, Any]]] = {}
             self.deployments: dict[int, dict[str, Any]] = {}
             self.deployment_statuses: dict[int, list[dict[str, Any]]] = {}
+            self.check_runs: dict[int, dict[str, Any]] = {}
+            self.checks_forbidden = False  # a token without the `checks` permission: 403
             self.files: dict[tuple[str, str], str] = {}   # (ref, path) -> text
             self.activities: list[dict[str, Any]] = []   # the activity log, oldest first
             self.activity_api = True   # False: GET /activity answers 404 (an older GitHub Enterprise Server)
             self.workflows: dict[str, bool] = {}   # workflow file -> enabled, as switched by the action
             self.workflows_forbidden = False       # a token without `actions: write`: 403
+            self.workflow_runs: dict[int, dict[str, Any]] = {}   # run id -> status, conclusion (add_workflow_run)
             self.requests: list[Recorded] = []
             self.faults: list[Fault] = []
             self.rate_remaining = RATE_LIMIT
@@ -208,6 +215,12 @@ class FakeGitHub:
                   labels: list[str] | None = None) -> PullRequest:
         return self.add_pull(number, head_sha="0" * 40, title=title, user=user, labels=labels, is_pull=False)
 
+    def add_workflow_run(self, run_id: int, *, status: str = "in_progress", conclusion: str | None = None) -> None:
+        """A workflow run of the kfops workflow, as GET /actions/runs/{id} reports it (the queue
+        asks whether a displaced command's run is over)."""
+        with self._lock:
+            self.workflow_runs[run_id] = {"status": status, "conclusion": conclusion}
+
     def add_comment(self, issue: int, body: str, *, user: str = "alice", user_type: str = "User") -> int:
         with self._lock:
             self._user(user, user_type)
@@ -240,6 +253,55 @@ class FakeGitHub:
             self.activities.append({"id": next(self._ids), "before": before, "after": after,
                                     "ref": f"refs/heads/{pull.head_ref}", "timestamp": self._now(),
                                     "activity_type": kind, "actor": pull.user})
+
+    def add_check_run(self, sha: str, name: str, *, status: str = "completed", conclusion: str | None = "success",
+                      app: str = "github-actions") -> int:
+        """A check run another app (CI) reported on `sha`; returns its id."""
+        with self._lock:
+            return self._new_check_run({"name": name, "head_sha": sha, "status": status, "conclusion": conclusion},
+                                       app)["id"]
+
+    def add_status(self, sha: str, context: str, state: str = "success", *, creator: str = "ci-bot") -> None:
+        """A commit status another tool (CI) set on `sha`."""
+        with self._lock:
+            self._user(creator, "Bot")
+            sid = next(self._ids)
+            now = self._now()
+            self.statuses.setdefault(sha, []).insert(0, {
+                "url": f"{self.repo_api}/statuses/{sha}", "avatar_url": None, "id": sid, "node_id": f"SC_{sid}",
+                "state": state, "description": None, "target_url": None, "context": context,
+                "created_at": now, "updated_at": now, "creator": self.user_json(creator)})
+
+    def _new_check_run(self, body: dict[str, Any], app: str) -> dict[str, Any]:
+        cid = next(self._ids)
+        now = self._now()
+        status = body.get("status") or "queued"
+        if body.get("conclusion") is not None:
+            status = "completed"
+        run = {"id": cid, "name": body["name"], "head_sha": body["head_sha"], "status": status,
+               "conclusion": body.get("conclusion"), "external_id": body.get("external_id") or "",
+               "details_url": body.get("details_url"), "started_at": body.get("started_at") or now,
+               "completed_at": (body.get("completed_at") or now) if status == "completed" else None,
+               "output": {"title": None, "summary": None, "text": None, **(body.get("output") or {})},
+               "_app": app}
+        self.check_runs[cid] = run
+        return run
+
+    def check_run_json(self, run: dict[str, Any]) -> dict[str, Any]:
+        cid, app = run["id"], run["_app"]
+        url = f"{self.repo_api}/check-runs/{cid}"
+        output = {k: run["output"].get(k) for k in ("title", "summary", "text")}
+        output.update(annotations_count=0, annotations_url=f"{url}/annotations")
+        return {"id": cid, "node_id": f"CR_{cid}", "head_sha": run["head_sha"], "name": run["name"], "url": url,
+                "html_url": f"{self.web}/{self.owner}/{self.repo}/runs/{cid}", "details_url": run["details_url"],
+                "status": run["status"], "conclusion": run["conclusion"], "started_at": run["started_at"],
+                "completed_at": run["completed_at"], "external_id": run["external_id"],
+                "check_suite": {"id": 5000000 + cid}, "output": output, "pull_requests": [],
+                "app": {"id": 15368, "node_id": "MDM6QXBwMTUzNjg=", "slug": app, "owner": self.user_json("github"),
+                        "name": "GitHub Actions", "description": "Automate your workflow from idea to production",
+                        "external_url": "https://help.github.com/en/actions", "html_url": f"{self.web}/apps/{app}",
+                        "created_at": "2018-07-30T09:30:17Z", "updated_at": "2019-12-10T19:04:12Z",
+                        "permissions": {"checks": "write", "metadata": "read"}, "events": ["check_run"]}}
 
     def add_review(self, number: int, user: str, state: str = "APPROVED", *, commit_id: str | None = None) -> None:
         """A review of the pull request (APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED), of
@@ -410,7 +472,7 @@ class FakeGitHub:
                        "review_comments": link(base + "/comments"),
                        "review_comment": link(f"{self.repo_api}/pulls/comments{{/number}}"),
                        "commits": link(base + "/commits"), "statuses": link(f"{self.repo_api}/statuses/{pull.head_sha}")},
-            "author_association": "MEMBER", "auto_merge": None, "draft": False, "merged": pull.merged,
+            "author_association": "MEMBER", "auto_merge": None, "draft": pull.draft, "merged": pull.merged,
             "mergeable": pull.mergeable, "rebaseable": pull.mergeable,
             "mergeable_state": "clean" if pull.mergeable else ("unknown" if pull.mergeable is None else "dirty"),
             "merged_by": self.user_json(pull.merged_by) if pull.merged_by else None, "comments": 0,
@@ -750,6 +812,26 @@ class _Handler(BaseHTTPRequestHandler):
             gh.workflows[workflow] = action == "enable"
         return _Reply(204, None)
 
+    def _workflow_run_get(self, run_id: str, **_: Any) -> _Reply:
+        """GET .../actions/runs/{id}: the fields GitHub's workflow-run schema requires."""
+        gh = self.github
+        run = gh.workflow_runs.get(int(run_id))
+        if run is None:
+            raise _error(404, "Not Found")
+        url = f"{gh.repo_api}/actions/runs/{run_id}"
+        repo = gh.repository_json(full=False)
+        return _Reply(200, {
+            "id": int(run_id), "node_id": f"WFR_{run_id}", "name": "kfops", "head_branch": "main",
+            "head_sha": "0" * 40, "path": ".github/workflows/kfops.yml", "display_title": "kfops",
+            "run_number": int(run_id) % 1000, "event": "issue_comment", "status": run["status"],
+            "conclusion": run["conclusion"], "workflow_id": 161335, "url": url,
+            "html_url": f"{gh.web}/{gh.owner}/{gh.repo}/actions/runs/{run_id}", "pull_requests": [],
+            "created_at": "2025-01-06T09:00:00Z", "updated_at": gh._now(), "head_commit": None,
+            "repository": repo, "head_repository": repo, "jobs_url": f"{url}/jobs", "logs_url": f"{url}/logs",
+            "check_suite_url": f"{gh.repo_api}/check-suites/{run_id}", "cancel_url": f"{url}/cancel",
+            "rerun_url": f"{url}/rerun", "artifacts_url": f"{url}/artifacts",
+            "workflow_url": f"{gh.repo_api}/actions/workflows/161335"})
+
     def _activity_get(self, query: dict[str, list[str]], **_: Any) -> _Reply:
         """Newest first unless `direction=asc`; `ref` as `refs/heads/X` or `X`; pages follow a
         cursor (`after=`) in `Link`, as GitHub's do (this list has no `page`)."""
@@ -912,6 +994,15 @@ class _Handler(BaseHTTPRequestHandler):
             raise _error(404, "Not Found")
         return _Reply(200, label)
 
+    def _label_delete(self, name: str, **_: Any) -> _Reply:
+        gh = self.github
+        label = gh.labels.pop(name.lower(), None)
+        if label is None:
+            raise _error(404, "Not Found")
+        for issue in gh.pulls.values():  # GitHub removes a deleted label from every issue
+            issue.labels[:] = [n for n in issue.labels if n.lower() != name.lower()]
+        return _Reply(204, None)
+
     def _statuses_post(self, sha: str, body: Any, **_: Any) -> _Reply:
         gh = self.github
         if not re.fullmatch(r"[0-9a-f]{40}", sha):
@@ -933,6 +1024,72 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _commit_statuses_get(self, ref: str, query: dict[str, list[str]], **_: Any) -> _Reply:
         return self._page(list(self.github.statuses.get(ref, [])), query)
+
+    _CHECK_STATUSES = ("queued", "in_progress", "completed")
+    _CHECK_CONCLUSIONS = ("action_required", "cancelled", "failure", "neutral", "success", "skipped", "timed_out")
+
+    def _check_run_body(self, body: Any, *, creating: bool) -> dict[str, Any]:
+        """GitHub's validation of a check run's fields (422s), and 403 without `checks: write`."""
+        if self.github.checks_forbidden:
+            raise _error(403, "Resource not accessible by integration")
+        body = body if isinstance(body, dict) else {}
+        invalid = lambda field: _error(422, "Validation Failed", [{"resource": "CheckRun", "field": field,  # noqa: E731
+                                                                   "code": "invalid"}])
+        if creating:
+            if not isinstance(body.get("name"), str) or not body["name"]:
+                raise invalid("name")
+            if not re.fullmatch(r"[0-9a-f]{40}", str(body.get("head_sha") or "")):
+                raise _error(422, "No commit found for SHA: " + str(body.get("head_sha")))
+        if "status" in body and body["status"] not in self._CHECK_STATUSES:
+            raise invalid("status")
+        if body.get("conclusion") is not None and body["conclusion"] not in self._CHECK_CONCLUSIONS:
+            raise invalid("conclusion")
+        if body.get("status") == "completed" and not body.get("conclusion"):
+            raise _error(422, "Invalid request.\n\nNo subschema in \"anyOf\" matched: \"conclusion\" wasn't supplied.")
+        output = body.get("output")
+        if output is not None:
+            if not isinstance(output, dict) or not output.get("title") or not isinstance(output.get("summary"), str):
+                raise _error(422, "Invalid request.\n\n\"title\", \"summary\" weren't supplied.")
+            if len(output["summary"]) > 65_535 or len(output.get("text") or "") > 65_535:
+                raise _error(422, "Validation Failed", [{"resource": "CheckRun", "field": "output",
+                                                          "code": "custom", "message": "summary is too long"}])
+        return body
+
+    def _check_runs_post(self, body: Any, **_: Any) -> _Reply:
+        gh = self.github
+        body = self._check_run_body(body, creating=True)
+        return _Reply(201, gh.check_run_json(gh._new_check_run(body, "github-actions")))
+
+    def _check_run_patch(self, check_run_id: str, body: Any, **_: Any) -> _Reply:
+        gh = self.github
+        run = gh.check_runs.get(int(check_run_id))
+        if run is None:
+            raise _error(404, "Not Found")
+        body = self._check_run_body(body, creating=False)
+        for key in ("name", "details_url", "external_id", "started_at"):
+            if key in body:
+                run[key] = body[key]
+        if body.get("output") is not None:
+            run["output"] = {"title": None, "summary": None, "text": None, **body["output"]}
+        if body.get("conclusion") is not None:
+            run.update(status="completed", conclusion=body["conclusion"],
+                       completed_at=body.get("completed_at") or gh._now())
+        elif "status" in body:
+            run["status"] = body["status"]
+        return _Reply(200, gh.check_run_json(run))
+
+    def _commit_check_runs_get(self, ref: str, query: dict[str, list[str]], **_: Any) -> _Reply:
+        gh = self.github
+        if gh.checks_forbidden:
+            raise _error(403, "Resource not accessible by integration")
+        name = (query.get("check_name") or [None])[0]
+        runs = sorted((r for r in gh.check_runs.values() if r["head_sha"] == ref
+                       and (name is None or r["name"] == name)), key=lambda r: -r["id"])
+        if (query.get("filter") or ["latest"])[0] == "latest":
+            seen: set[str] = set()
+            runs = [r for r in runs if not (r["name"] in seen or seen.add(r["name"]))]
+        page = self._page([gh.check_run_json(r) for r in runs], query)
+        return _Reply(200, {"total_count": len(runs), "check_runs": page.body}, page.headers)
 
     def _deployment_json(self, dep: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in dep.items() if not k.startswith("_")}
@@ -1033,9 +1190,13 @@ _ROUTES: list[tuple[str, str]] = [
     (r"/labels/([^/]+)", "label"),
     (r"/statuses/([^/]+)", "statuses"),
     (r"/commits/([^/]+)/statuses", "commit_statuses"),
+    (r"/commits/([^/]+)/check-runs", "commit_check_runs"),
+    (r"/check-runs", "check_runs"),
+    (r"/check-runs/(\d+)", "check_run"),
     (r"/deployments", "deployments"),
     (r"/deployments/(\d+)/statuses", "deployment_statuses"),
     (r"/actions/workflows/([^/]+)/(enable|disable)", "workflow_switch"),
+    (r"/actions/runs/(\d+)", "workflow_run"),
 ]
 
 

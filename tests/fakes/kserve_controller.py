@@ -16,9 +16,20 @@ summarised in ../shared/notes/kserve-canary-and-action-packaging.md (PART 1):
   that trusts it would be wrong against the real controller too (kserve#6081).
 - Standard mode (annotation serving.kserve.io/deploymentMode: RawDeployment/Standard): no
   revisions, no traffic; Ready, URL and the Deployment's generation as observedGeneration.
+- Standard-mode canary (KServe v0.20, kserve#5672, notes 1.7), only as far as the note describes:
+  each `spec.canary[]` entry (its own Deployment `{isvc}-{name}-predictor`) is listed in
+  `status.canaryStatuses[]` and summed up in the `CanaryPredictorReady` condition; top-level Ready
+  stays PredictorReady + IngressReady. The entry's fields beyond the canary's `name` are not in the
+  note, so the fake writes only `name` (an assumption, kept minimal on purpose). No traffic is
+  reported (v0.20 weights nothing with a plain Ingress). What KServe's validation webhook would
+  reject (`validateCanarySpecs`: no `deploymentMode: Standard` annotation, a missing or duplicate
+  name, shares over 100, autoscaling fields, workerSpec) is recorded in `errors`, which the
+  fixtures assert empty: the engine is held to the webhook's rules. Promotion (spec.predictor
+  named after the canary, spec.canary gone) is just a new stable spec.
 
 Revisions are ready by default; a test scripts `revision_state[<revision>] = "pending" | "failed"`
-(or `default_state`). Run it in a background thread (`with FakeKServe(...)`) or call `settle()`.
+(or `default_state`), `standard_state[<isvc>]` and `canary_state[<canary name>]` ("ready" |
+"pending"). Run it in a background thread (`with FakeKServe(...)`) or call `settle()`.
 """
 
 from __future__ import annotations
@@ -33,6 +44,8 @@ from typing import Any
 GROUP, VERSION, PLURAL = "serving.kserve.io", "v1beta1", "inferenceservices"
 TAG_ROUTING = "serving.kserve.io/enable-tag-routing"
 MODE = "serving.kserve.io/deploymentMode"
+CANARY_AUTOSCALING = ("minReplicas", "maxReplicas", "scaleTarget", "scaleMetric", "scaleMetricType",
+                      "autoScaling")
 
 
 def default_urls(tag: str | None, revision: str | None, isvc: str, namespace: str) -> str:
@@ -53,7 +66,9 @@ class FakeKServe:
         self.mode_name = mode_name          # what status.deploymentMode says in Knative mode
         self.default_state = "ready"
         self.revision_state: dict[str, str] = {}
-        self.standard_state: dict[str, str] = {}   # isvc name -> "ready" | "pending"
+        self.standard_state: dict[str, str] = {}   # isvc (or spec.predictor.name) -> "ready" | "pending"
+        self.canary_state: dict[str, str] = {}     # spec.canary[].predictor.name -> same
+        self.canary_writes: list[list[dict[str, Any]]] = []   # every distinct spec.canary seen
         self.errors: list[str] = []
         self.writes = 0
         self._revisions: dict[str, list[tuple[str, str]]] = {}   # uid -> [(revision, template)]
@@ -200,20 +215,60 @@ class FakeKServe:
 
     def _standard(self, obj: dict[str, Any], mode_raw: str) -> dict[str, Any]:
         name, uid = obj["metadata"]["name"], obj["metadata"]["uid"]
-        template = json.dumps([obj.get("spec"), obj["metadata"].get("annotations")], sort_keys=True)
+        stable = {k: v for k, v in (obj.get("spec") or {}).items() if k != "canary"}
+        template = json.dumps([stable, obj["metadata"].get("annotations")], sort_keys=True)
         generation, last = self._ksvc.get(uid, (0, ""))
         if template != last:
             generation += 1
             self._ksvc[uid] = (generation, template)
-        ready = self.standard_state.get(name, "ready") == "ready"
+        predictor_name = ((obj.get("spec") or {}).get("predictor") or {}).get("name")
+        ready = self.standard_state.get(predictor_name or name,
+                                        self.standard_state.get(name, "ready")) == "ready"
         value = ("True", None, None) if ready else ("False", "MinimumReplicasUnavailable",
                                                     "Deployment does not have minimum availability.")
         url = self.url_for(None, None, name, self.namespace)
-        return {"observedGeneration": generation, "deploymentMode": mode_raw, "url": url,
-                "address": {"url": url},
-                "conditions": [_cond("IngressReady", value), _cond("PredictorReady", value),
-                               _cond("Ready", value)],
-                "components": {"predictor": {"url": url}}}
+        conditions = [_cond("IngressReady", value), _cond("PredictorReady", value),
+                      _cond("Ready", value)]
+        status: dict[str, Any] = {"observedGeneration": generation, "deploymentMode": mode_raw,
+                                  "url": url, "address": {"url": url}, "conditions": conditions,
+                                  "components": {"predictor": {"url": url}}}
+        canaries = [c for c in (obj.get("spec") or {}).get("canary") or [] if isinstance(c, dict)]
+        if canaries:
+            if not self.canary_writes or self.canary_writes[-1] != canaries:
+                self.canary_writes.append(copy.deepcopy(canaries))
+            self._webhook(obj, canaries)
+            names = [(c.get("predictor") or {}).get("name") for c in canaries]
+            pending = [n for n in names if self.canary_state.get(str(n), "ready") != "ready"]
+            status["canaryStatuses"] = [{"name": n} for n in names]
+            conditions.append(_cond("CanaryPredictorReady", ("True", None, None) if not pending else
+                                    ("False", "MinimumReplicasUnavailable",
+                                     f"canary {pending[0]}: Deployment does not have minimum "
+                                     "availability.")))
+            conditions.sort(key=lambda c: c["type"])
+        return status
+
+    def _webhook(self, obj: dict[str, Any], canaries: list[dict[str, Any]]) -> None:
+        """What `validateCanarySpecs` would have refused (recorded once per distinct spec)."""
+        annotations = obj["metadata"].get("annotations") or {}
+        problems = []
+        if annotations.get(MODE) != "Standard":
+            problems.append(f"spec.canary needs {MODE}: Standard, got {annotations.get(MODE)!r}")
+        names = [(c.get("predictor") or {}).get("name") for c in canaries]
+        if not all(names) or len(set(names)) != len(names):
+            problems.append(f"canary names must be set and unique: {names}")
+        if sum(int(c.get("trafficPercent") or 0) for c in canaries) > 100:
+            problems.append("canary trafficPercent sum over 100")
+        for c in canaries:
+            predictor = c.get("predictor") or {}
+            bad = [k for k in (*CANARY_AUTOSCALING, "workerSpec") if k in predictor]
+            if bad:
+                problems.append(f"canary {predictor.get('name')} has {bad}")
+            if not 0 <= int(c.get("trafficPercent") or 0) <= 100:
+                problems.append(f"canary {predictor.get('name')} trafficPercent out of 0..100")
+        for problem in problems:
+            message = f"webhook would reject {obj['metadata']['name']}: {problem}"
+            if message not in self.errors:
+                self.errors.append(message)
 
     def _state(self, revision: str) -> str:
         return self.revision_state.get(revision, self.default_state)

@@ -8,7 +8,6 @@ cookie is accepted *for that namespace*.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from ...kubeflow.remote import API, KfpRemote, NotFound
@@ -40,43 +39,53 @@ class Probe(KfpRemote):
 
 
 def check(ctx: Context) -> list[Result]:
+    """Every Kubeflow finding at once: each part of the connection is resolved on its own (a
+    missing token does not hide a placeholder endpoint), and the probes that cannot run say why."""
     if ctx.config is None:
         return [skip(NAME, "needs a valid kfops.yaml")]
-    from ...errors import ConfigError, RemoteError
-    from ...kubeflow.connection import resolve_connection
-
-    try:
-        conn = resolve_connection(ctx.section("kubeflow"), namespace=ctx.config.pipeline.namespace,
-                                  endpoint_override=ctx.endpoint, env=ctx.env, base_dir=ctx.config.base_dir)
-    except ConfigError as exc:
-        fix = exc.fix
-        missing = re.match(r"environment variable (\S+) is not set", exc.what)
-        if missing:  # say how the Action gets it, not only how a shell does
-            secret = "KFOPS_KUBEFLOW_COOKIE" if "COOKIE" in missing.group(1) else "KFOPS_KUBEFLOW_TOKEN"
-            kind = "kubeflow-cookie" if "COOKIE" in missing.group(1) else "kubeflow-token"
-            fix = (f"export {missing.group(1)} here; for the Action, create the repository secret {secret} "
-                   f"(the workflow passes it as the {kind} input)")
-        return [fail(NAME, exc.what, fix, KFP_USERS)]
+    from ...errors import RemoteError
+    from ...kubeflow.connection import resolve_connection, resolve_each_part
     from ..answers import PLACEHOLDER_ENDPOINT
 
-    if conn.endpoint == PLACEHOLDER_ENDPOINT:
-        return [fail(NAME, f"kubeflow.endpoint is still the placeholder {PLACEHOLDER_ENDPOINT} from kfc init",
-                     "set kubeflow.endpoint in kfops.yaml to your Kubeflow Pipelines API URL (or export "
-                     "KF_PIPELINES_ENDPOINT)", KFP_USERS)]
+    section = ctx.section("kubeflow")
+    given = dict(endpoint_override=ctx.endpoint, env=ctx.env, base_dir=ctx.config.base_dir)
+    where = dict(given, namespace=ctx.config.pipeline.namespace)
+    parts, problems = resolve_each_part(section, **given)
+    results = [fail(NAME, exc.what, exc.fix, KFP_USERS) for exc in problems.values()]
+    endpoint = parts.get("endpoint")
+    if endpoint == PLACEHOLDER_ENDPOINT:
+        results.append(fail(NAME, f"kubeflow.endpoint is still the placeholder {PLACEHOLDER_ENDPOINT} from kfc init",
+                            "set kubeflow.endpoint in kfops.yaml to your Kubeflow Pipelines API URL (or export "
+                            "KF_PIPELINES_ENDPOINT)", KFP_USERS))
+    blocking = sorted(set(problems) - {"auth"})
+    if endpoint is None or endpoint == PLACEHOLDER_ENDPOINT or blocking:
+        why = ("there is no usable endpoint" if endpoint is None or endpoint == PLACEHOLDER_ENDPOINT
+               else f"kubeflow.{blocking[0]} is invalid")
+        return results + [skip(NAME, f"KFP not contacted, credentials not checked: {why} (see above)")]
+    if "auth" in problems:  # reachable at all? healthz needs no credentials, so ask it without any
+        anonymous = Probe(resolve_connection({**section, "auth": {"type": "none"}}, **where))
+        try:
+            reached = f"{endpoint}: KFP answers ({MODES[_mode(anonymous)]})"
+        except RemoteError as exc:
+            if exc.status not in (401, 403):
+                return results + [fail(NAME, exc.what, exc.fix, KFP_USERS),
+                                  skip(NAME, "credentials not checked: KFP is unreachable, and they are not "
+                                             "usable (see above)")]
+            reached = f"{endpoint} answers, and asks for credentials (HTTP {exc.status} without them)"  # a proxy
+        return results + [ok(NAME, reached),
+                          skip(NAME, "credentials not checked against KFP: they are not usable (see above)")]
+    conn = resolve_connection(section, **where)
     probe = Probe(conn)
     ctx.facts["kfp"] = probe
     try:
-        health = probe.healthz()
-        multi_user: bool | None = bool(health.multi_user)
-    except NotFound:
-        multi_user = None  # a KFP older than the v2beta1 healthz, or a proxy that hides it
+        multi_user = _mode(probe)
     except RemoteError as exc:
         return [fail(NAME, exc.what, exc.fix, KFP_USERS)]
     ctx.facts["multi_user"] = multi_user
-    mode = {True: "multi-user", False: "single-user", None: "mode unknown (no healthz)"}[multi_user]
+    mode = MODES[multi_user]
     who = f"{'bearer token' if conn.token else 'session cookie'} from {conn.auth_source}" \
         if (conn.token or conn.cookie) else "no credentials"
-    where = f" in namespace {conn.namespace}" if conn.namespace else ""
+    in_namespace = f" in namespace {conn.namespace}" if conn.namespace else ""
     try:
         probe.experiments()
     except RemoteError as exc:
@@ -86,8 +95,19 @@ def check(ctx: Context) -> list[Result]:
             return [ok(NAME, f"{conn.endpoint}: KFP answers ({mode}), {who} accepted")]
         return [fail(NAME, f"{conn.endpoint} ({mode}): {exc.what}", exc.fix, KFP_USERS)]
     ctx.facts["kfp_ok"] = True
-    result = ok(NAME, f"{conn.endpoint}: KFP answers ({mode}), {who} accepted{where}")
+    result = ok(NAME, f"{conn.endpoint}: KFP answers ({mode}), {who} accepted{in_namespace}")
     if multi_user is None:
         return [warn(NAME, result.message + "; /apis/v2beta1/healthz is missing, so the mode is unknown",
                      "kfops needs KFP 2.x (the v2beta1 API); check the endpoint's version")]
     return [result]
+
+
+MODES = {True: "multi-user", False: "single-user", None: "mode unknown (no healthz)"}
+
+
+def _mode(probe: Probe) -> bool | None:
+    """Whether KFP runs multi-user (None: it has no v2beta1 healthz); RemoteError when unreachable."""
+    try:
+        return bool(probe.healthz().multi_user)
+    except NotFound:
+        return None  # a KFP older than the v2beta1 healthz, or a proxy that hides it

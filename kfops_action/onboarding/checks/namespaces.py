@@ -5,7 +5,8 @@ and then never becomes Ready (its pods cannot be created), or a Kaniko Job waits
 secret. What is checked, per namespace:
 
 - deployment.<env>.namespace, and the predictor's `serviceAccountName` from the rendered template;
-- images.kaniko.namespace, with its service_account, registry_secret and git_secret.
+- images.kaniko.namespace, with its service_account, registry_secret (holding the key
+  registry_secret_key, which the build pods mount) and git_secret.
 
 A deploy account usually may not read namespaces or secrets: then the line says it could not
 verify (warn), which is not a failure.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...images.kaniko_job import DOCKERCONFIGJSON, REGISTRY_SECRET_KEYS
 from . import Context, Result, fail, kube_status, ok, skip, warn
 
 NAME = "namespaces"
@@ -28,13 +30,14 @@ def check(ctx: Context) -> list[Result]:
     from kubernetes import client as k
 
     core = k.CoreV1Api(ctx.kube()[0])
-    wanted: dict[str, tuple[list[tuple[str, str, str]], tuple[str, ...]]] = {}
+    wanted: dict[str, tuple[list[tuple[str, str, str, str | None]], tuple[str, ...]]] = {}
     for name, env in ctx.environments.items():
         command = "/deploy" if name == "production" else "/staging_deploy"
         objects, users = wanted.setdefault(env["namespace"], ([], ()))
         account = _predictor_account(ctx.facts.get("manifests", {}).get(name))
         if account:
-            objects.append(("service account", account, f"the predictor's serviceAccountName ({name} template)"))
+            objects.append(("service account", account, f"the predictor's serviceAccountName ({name} template)",
+                            None))
         wanted[env["namespace"]] = (objects, users + (command,))
     if ctx.builder == "kaniko":
         kaniko = ctx.section("images").get("kaniko") or {}
@@ -42,25 +45,36 @@ def check(ctx: Context) -> list[Result]:
             objects, users = wanted.setdefault(kaniko["namespace"], ([], ()))
             for kind, key in (("service account", "service_account"), ("secret", "registry_secret"),
                               ("secret", "git_secret")):
-                if kaniko.get(key):
-                    objects.append((kind, kaniko[key], f"images.kaniko.{key}"))
+                if kaniko.get(key):  # the registry secret must also hold the key the build pods mount
+                    data_key = kaniko.get("registry_secret_key", DOCKERCONFIGJSON) if key == "registry_secret" \
+                        else None
+                    objects.append((kind, kaniko[key], f"images.kaniko.{key}", data_key))
             wanted[kaniko["namespace"]] = (objects, users + ("/build",))
     return [_namespace(core, namespace, objects, users) for namespace, (objects, users) in wanted.items()]
 
 
-def _namespace(core: Any, namespace: str, objects: list[tuple[str, str, str]], users: tuple[str, ...]) -> Result:
+def _namespace(core: Any, namespace: str, objects: list[tuple[str, str, str, str | None]],
+               users: tuple[str, ...]) -> Result:
+    """One line for a namespace: `objects` are (kind, name, why it is needed, the Secret key it must hold)."""
     found, unverified, missing = [], [], []
     status = _status(lambda: core.read_namespace(namespace, _request_timeout=10))
     if status == 404:
         return fail(NAME, f"namespace {namespace!r} does not exist",
                     f"kubectl create namespace {namespace} (or apply the kfops-cluster.yaml `kfc init` wrote)", users)
-    for kind, name, why in objects:
+    for kind, name, why, key in objects:
         read = (core.read_namespaced_service_account if kind == "service account"
                 else core.read_namespaced_secret)
-        state = _status(lambda: read(name, namespace, _request_timeout=10))
+        got: list[Any] = []
+        state = _status(lambda: got.append(read(name, namespace, _request_timeout=10)))
         text = f"{kind} {name}"
         if state == 404:
             missing.append(f"{text} ({why})")
+        elif state is None and key is not None and key not in (got[0].data or {}):
+            keys = sorted(got[0].data or {})
+            other = next((k for k in REGISTRY_SECRET_KEYS if k in keys), None)
+            return fail(NAME, f"{text} has no key {key!r} (its keys: {', '.join(keys) or 'none'}): the build pods "
+                              "cannot mount its docker config", f"set images.kaniko.registry_secret_key: {other}"
+                        if other else f"put the docker config.json in {text} under the key {key}", users)
         elif state == 403:
             unverified.append(text)
         elif state is None:

@@ -32,5 +32,6 @@ def check(ctx: Context) -> list[Result]:
         detail = f"; {exc.problems[0]}" if exc.problems else ""
         return [fail(NAME, f"{where}: {exc.what}{detail}", exc.fix or "run `kfc validate` for details",
                      PIPELINE_COMMANDS)]
+    ctx.facts["package"] = package  # the model check reads its outputs
     return [ok(NAME, f"{where} compiles as {package.name!r} ({len(rows)} parameters, "
                      f"{len(package.spec.get('root', {}).get('dag', {}).get('tasks', {}))} tasks)")]

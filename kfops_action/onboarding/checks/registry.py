@@ -3,9 +3,9 @@
 - docker builder: KFOPS_REGISTRY_USERNAME / KFOPS_REGISTRY_PASSWORD, or the action inputs
   registry-username / registry-password (INPUT_REGISTRY-USERNAME ...). Without them no login
   happens, which works only when the runner is already logged in (docker/login-action).
-- kaniko builder: the Secret `images.kaniko.registry_secret` (type kubernetes.io/dockerconfigjson)
-  in the build namespace, mounted into each build pod. Its presence is checked by the namespaces
-  line; here, that it is configured at all.
+- kaniko builder: the Secret `images.kaniko.registry_secret` in the build namespace, whose key
+  `images.kaniko.registry_secret_key` (default .dockerconfigjson) is mounted into each build pod.
+  Its presence, and that key, are checked by the namespaces line; here, that it is configured at all.
 
 Only names are printed, never values.
 """

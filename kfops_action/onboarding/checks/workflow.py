@@ -18,12 +18,15 @@ from . import Context, Result, fail, ok, rel, warn
 NAME = "workflow"
 NEEDS: dict[str, dict[str, str]] = {
     "pipeline": {"contents": "read", "pull-requests": "write", "statuses": "write"},
-    "deploy": {"contents": "write", "pull-requests": "write", "statuses": "write", "deployments": "write"},
+    "deploy": {"contents": "write", "pull-requests": "write", "statuses": "write", "deployments": "write",
+               "checks": "read"},  # the CI checks deployment.gates.required_checks reads
     "chat": {"contents": "read", "pull-requests": "write"},
+    "authorize": {"contents": "read", "pull-requests": "write"},
     "follow-up": {"contents": "read", "pull-requests": "write", "statuses": "write"},
 }
-COMMANDS = {"pipeline": ("/build", "/run", "/build_run"), "deploy": ("/deploy", "/staging_deploy"),
-            "chat": ("/help", "/status", "/cancel"), "follow-up": ("the scheduled follow-up",)}
+COMMANDS = {"pipeline": ("/build", "/run", "/build_run"), "deploy": ("/deploy", "/staging_deploy", "/rollback", "/undeploy", "/lock", "/unlock"),
+            "chat": ("/help", "/status", "/cancel"), "authorize": ("every command: who may run it",),
+            "follow-up": ("the scheduled follow-up",)}
 _LEVEL = {"none": 0, "read": 1, "write": 2}
 
 
@@ -61,14 +64,21 @@ def _workflow(workflow: dict[str, Any], where: str) -> list[Result]:
         if not isinstance(job, dict) or not any("kfops/action" in str(s.get("uses", ""))
                                                 for s in job.get("steps") or [] if isinstance(s, dict)):
             continue
-        kind = _kind(str(job.get("if", "")), scheduled)
+        accept = any(isinstance(s, dict) and isinstance(s.get("with"), dict) and s["with"].get("stage") == "accept"
+                     for s in job.get("steps") or [])
+        kind = "authorize" if accept else _kind(str(job.get("if", "")), scheduled)
         granted = job.get("permissions", workflow.get("permissions"))
         results.append(_verdict(where, job_id, kind, granted))
     return results
 
 
 def _kind(condition: str, scheduled: bool) -> str:
+    """From the job's `if:`: the comment's prefix (workflows before the authorize job), or the
+    authorize job's `job` output it runs on (workflows/kfops.yml)."""
     positive = re.sub(r"!\s*startsWith\([^)]*\)", "", condition)
+    routed = re.search(r"outputs\.job\s*==\s*'(\w+)'", condition)
+    if routed and routed.group(1) in ("pipeline", "deploy", "chat"):
+        return routed.group(1)
     if "'/deploy'" in positive or "'/staging_deploy'" in positive:
         return "deploy"
     if "'/build'" in positive or "'/run'" in positive:
