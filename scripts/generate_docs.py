@@ -110,6 +110,7 @@ _HINTS = {
     "^[a-z0-9]+([._-][a-z0-9]+)*$": "an image name",
     "^(all|none)$": "all, none, or a list of check names",
     "^[1-9][0-9]*[mhdw]$": "a number and a unit: m, h, d or w (e.g. 7d)",
+    "^(?!(gates|to)$)[a-z][a-z0-9-]{0,30}$": "an environment name",
 }
 
 
@@ -143,8 +144,8 @@ def _rows(schema: dict[str, Any], node: dict[str, Any], path: str, required: set
         yield from _children(schema, child_resolved, child_path)
     for pattern, child in (node.get("patternProperties") or {}).items():
         names = pattern.strip("^$()").split("|")
-        child_path = f"{path}.<{'|'.join(names)}>"
-        yield [f"`{child_path}`", "mapping", "", "", "one entry per command", ""]
+        child_path = f"{path}.{child.get('x-name') or '<' + '|'.join(names) + '>'}"
+        yield [f"`{child_path}`", "mapping", "", "", _cell(child.get("description") or "one entry per command"), ""]
         yield from _rows(schema, child, child_path, set(child.get("required", [])))
 
 

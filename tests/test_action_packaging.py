@@ -518,7 +518,11 @@ def test_kfops_workflow_concurrency() -> None:
     jobs = _kfops()["jobs"]
     assert "github.event.issue.number" in jobs["pipeline"]["concurrency"]["group"]
     deploy = jobs["deploy"]["concurrency"]["group"]
-    assert "'staging'" in deploy and "'production'" in deploy and "issue.number" not in deploy
+    # One group per environment across pull requests: the authorize job's checked environment
+    # name, never the comment (tests/test_deploy_environments.py checks what it outputs).
+    named = "${{ needs.authorize.outputs.environment || 'production' }}"
+    assert deploy == f"kfops-deploy-{named}" and jobs["deploy"]["environment"]["name"] == named
+    assert "comment" not in deploy and "issue.number" not in deploy
     assert "concurrency" not in jobs["authorize"]  # tests/test_chatops_queue.py says why
     assert all(job["concurrency"]["cancel-in-progress"] is False for name, job in jobs.items() if name != "authorize")
 

@@ -135,7 +135,7 @@ def test_display_quotes_arguments_so_they_can_be_pasted_back() -> None:
 def test_bad_arguments_carry_the_usage() -> None:
     result = parse("/deploy --set pipeline.x=1")
     assert isinstance(result, BadArguments)
-    assert result.usage == "/deploy [--run-id ID] [--sha COMMIT] [--force] [--dry-run]"
+    assert result.usage == "/deploy [to ENVIRONMENT] [--run-id ID] [--sha COMMIT] [--force] [--dry-run]"
 
 
 def test_echoed_text_is_shortened_and_printable() -> None:

@@ -346,7 +346,7 @@ def test_help_lists_what_this_user_may_run() -> None:
     assert outcome.outcome == d.HELP
     reply = github.comments[0]
     assert "- `/build [--set pipeline.KEY=VALUE]... [--sha COMMIT] [--dry-run]`" in reply
-    assert "- `/deploy [--run-id ID] [--sha COMMIT] [--force] [--dry-run]`: release" in reply  # through the team
+    assert "- `/deploy [to ENVIRONMENT] [--run-id ID] [--sha COMMIT] [--force] [--dry-run]`: release" in reply  # through the team
     assert "*(not available yet in this version)*" in reply
     assert "- `/cancel`: needs admin" in reply
     assert ("is_team_member", "acme", "release", "alice") in github.calls

@@ -124,7 +124,7 @@ def test_rollback_permission_follows_the_environments_deploy_rule(world: World) 
     assert serving(world.isvc()) == {"quickstart-classifier-predictor-00002": 100}
     outcome = world.comment("/rollback stagin", user="maria")     # a typo never picks an environment
     assert outcome.outcome == d.BAD_ARGUMENTS
-    assert "did you mean staging?" in world.pr.bot_comments()[-1]["body"]
+    assert "Did you mean `staging`?" in world.pr.bot_comments()[-1]["body"]
 
 
 @direct
@@ -161,11 +161,11 @@ def test_undeploy_removes_staging_and_marks_its_deployment_inactive(world: World
 
 
 @direct
-def test_undeploy_is_for_staging_only(world: World) -> None:
+def test_undeploy_is_not_for_production(world: World) -> None:
     world.serve_in_production()
     outcome = world.comment("/undeploy production")
     assert outcome.outcome == d.BAD_ARGUMENTS
-    assert "`production` is not an environment /undeploy acts on: staging" in world.pr.bot_comments()[-1]["body"]
+    assert "/undeploy does not remove a production environment (`production`)" in world.pr.bot_comments()[-1]["body"]
     assert world.isvc() is not None
 
 

@@ -151,7 +151,7 @@ def test_approval_defaults_agree_with_the_schema() -> None:
     environment = schema()["$defs"]["environment"]["properties"]["required_approvals"]
     assert deployment["production"]["properties"]["required_approvals"]["default"] == 1
     assert "properties" not in deployment["staging"] and environment["default"] == 0
-    assert rules.DEFAULT_APPROVALS == {"production": 1, "staging": 0}
+    assert rules.required_approvals("eu-prod", {"production": True}) == 1 and rules.required_approvals("qa", {}) == 0
     assert rules.required_approvals("production", {}) == 1 and rules.required_approvals("staging", {}) == 0
     assert rules.required_approvals("production", {"required_approvals": 0}) == 0
 

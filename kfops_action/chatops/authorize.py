@@ -20,12 +20,16 @@ Rules:
   global freeze follows /deploy's. Changing what serves, or who may change it, is a deploy. They
   run no pull-request code, so they are not refused on forks (a rollback is an incident tool,
   valid from any pull request, as in github/branch-deploy).
+- Other environments (`deployment.<name>`, deployed with `/deploy to <name>`) follow /deploy's rule
+  when production-like (`deployment.<name>.production: true`), else /staging_deploy's; every
+  environment's `deployment.<name>.permission` replaces that rule's level (its users and teams
+  stay). So `/deploy to staging` needs what `/staging_deploy` needs, never less.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Union
 
 from . import replies
@@ -45,6 +49,7 @@ FORK_GUARDED = frozenset({"build", "run", "build_run", "deploy", "staging_deploy
 # Release commands: their default rule is the deploy rule of the environment they act on.
 ENVIRONMENT_RULES = {"production": "deploy", "staging": "staging_deploy"}
 RELEASE_COMMANDS = ("rollback", "undeploy", "lock", "unlock")
+DEPLOYS = ("deploy", "staging_deploy")
 
 
 def normalize_level(role_name: str | None, legacy_permission: str | None = None) -> str:
@@ -78,6 +83,8 @@ class Policy:
     rules: Mapping[str, Rule] = field(default_factory=dict)
     allow_forks: bool = False
     source: str = "the defaults"
+    # deployment.<name> of the base branch: (production-like, its `permission` or None)
+    environments: Mapping[str, tuple[bool, str | None]] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, data: Mapping[str, Any] | None, source: str) -> Policy:
@@ -95,15 +102,36 @@ class Policy:
                 teams=tuple(str(t) for t in entry.get("teams") or ()),
                 configured="permission" in entry,
             )
-        return cls(rules, bool(chatops.get("allow_forks", False)), source)
+        from .deploy_rules import environments, production_like
+
+        envs = {name: (production_like(name, settings), settings.get("permission"))
+                for name, settings in environments(data).items()}
+        return cls(rules, bool(chatops.get("allow_forks", False)), source, envs)
 
     def rule(self, command: str, environment: str | None = None) -> Rule:
         """The rule for `command`; a release command without its own falls back to the deploy
         rule of `environment` (None: the command's default environment)."""
-        if command in RELEASE_COMMANDS and command not in self.rules:
-            environment = environment or COMMANDS[command].environments[0]
-            return self.rules.get(ENVIRONMENT_RULES.get(environment, "deploy")) or Rule(DEFAULT_PERMISSIONS["deploy"])
+        if command in DEPLOYS or (command in RELEASE_COMMANDS and command not in self.rules):
+            return self.environment_rule(environment or COMMANDS[command].environments[0])
         return self.rules.get(command) or Rule(DEFAULT_PERMISSIONS[command])
+
+    @property
+    def production_like(self) -> dict[str, bool]:
+        """The base branch's environments: name -> production-like (command.check_environment)."""
+        return {name: production for name, (production, _) in self.environments.items()}
+
+    def deploy_command(self, environment: str) -> str:
+        """The deploy command whose rule `environment` follows (ENVIRONMENT_RULES, else by
+        whether it is production-like)."""
+        production, _ = self.environments.get(environment, (environment == "production", None))
+        return ENVIRONMENT_RULES.get(environment) or ("deploy" if production else "staging_deploy")
+
+    def environment_rule(self, environment: str) -> Rule:
+        """Who may deploy to (and roll back, lock, undeploy) `environment`."""
+        base = self.deploy_command(environment)
+        rule = self.rules.get(base) or Rule(DEFAULT_PERMISSIONS[base])
+        _, permission = self.environments.get(environment, (False, None))
+        return replace(rule, permission=permission, configured=True) if permission else rule
 
     def all_teams(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(t for rule in self.rules.values() for t in rule.teams))
@@ -163,8 +191,10 @@ def authorize(command: str, *, user: str, level: str, policy: Policy, fork: bool
         return Allowed(command, user, f"{user} is a member of {member} (chatops.commands.{command}.teams)")
     alternatives = bool(rule.users or rule.teams)
     reason = f"needs {rule.permission}" + (" or a listed user/team" if alternatives else "")
-    if command in RELEASE_COMMANDS and command not in policy.rules:   # /help: say which environment
-        reason += f" for {environment or COMMANDS[command].environments[0]}"
+    default = COMMANDS[command].environments[0]
+    if (command in RELEASE_COMMANDS and command not in policy.rules) or \
+            (command in DEPLOYS and environment not in (None, default)):   # /help: say which environment
+        reason += f" for {environment or default}"
     return Denied(command, user, reason,
                   replies.refused(user, command, rule.permission, level, alternatives=alternatives,
                                   policy_source=policy.source, notes=notes))
@@ -174,9 +204,12 @@ def needed(command: str, policy: Policy, environment: str | None = None) -> str:
     """What a command needs, with where that comes from: for `kfc comment` and logs."""
     rule = policy.rule(command, environment)
     origin = f"chatops.commands.{command}.permission" if rule.configured else "default"
-    if command in RELEASE_COMMANDS and command not in policy.rules:
-        origin = f"as /{ENVIRONMENT_RULES.get(environment or COMMANDS[command].environments[0], 'deploy')}, " + (
-            "configured" if rule.configured else "default")
+    env = environment or (COMMANDS[command].environments[0] if command in (*DEPLOYS, *RELEASE_COMMANDS) else "")
+    if env and policy.environments.get(env, (False, None))[1]:
+        origin = f"deployment.{env}.permission"
+    elif (command in RELEASE_COMMANDS and command not in policy.rules) or \
+            (command in DEPLOYS and policy.deploy_command(env) != command):
+        origin = f"as /{policy.deploy_command(env)}, " + ("configured" if rule.configured else "default")
     extra = []
     if rule.users:
         extra.append("users " + ", ".join(sorted(rule.users)))

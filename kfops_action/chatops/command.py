@@ -23,7 +23,8 @@ import difflib
 import re
 import shlex
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Union
 
 from ..errors import KfopsError, shown
@@ -36,10 +37,15 @@ _ALL_OPTIONS = (SET, RUN_ID, SHA, FORCE, DRY_RUN, GLOBAL)
 _OPTION_USAGE = {SET: "[--set pipeline.KEY=VALUE]...", RUN_ID: "[--run-id ID]", SHA: "[--sha COMMIT]",
                  FORCE: "[--force]", DRY_RUN: "[--dry-run]", GLOBAL: "[--global]"}
 # Positional arguments (the release commands, after branch-deploy's `.lock production reason`):
-# ENV is `production` (the default) or `staging`; REASON is the rest of the line.
+# ENV names an environment (`production`, the default, `staging`, or any `deployment.<name>` of
+# the base branch's kfops.yaml); REASON is the rest of the line. The parser cannot see kfops.yaml
+# (it runs before anything is read), so it checks only the name's form; `check_environment`
+# holds a parsed command to the base branch's environments.
 ENV, REASON = "ENVIRONMENT", "REASON"
-ENVIRONMENTS = ("production", "staging")
-_POSITIONAL_USAGE = {ENV: "[production|staging]", REASON: "[REASON...]"}
+ENVIRONMENTS = ("production", "staging")   # the built-in ones: /deploy's and /staging_deploy's
+ENVIRONMENT_NAME = re.compile(r"[a-z][a-z0-9-]{0,30}\Z")   # also schema.json's, and a GitHub Environment's
+TO = "to"   # `/deploy to qa`, as branch-deploy's `.deploy to <environment>`
+_POSITIONAL_USAGE = {ENV: "[ENVIRONMENT]", REASON: "[REASON...]"}
 MAX_REASON = 200
 
 
@@ -51,11 +57,12 @@ class CommandSpec:
     summary: str
     options: tuple[str, ...]
     positional: tuple[str, ...] = ()
-    environments: tuple[str, ...] = ENVIRONMENTS   # the ones ENV may name; the first is the default
+    environments: tuple[str, ...] = ENVIRONMENTS   # the first is the default; more: any configured one
+    scoped: bool = False   # acts on one environment (ParsedCommand.target)
 
     @property
     def usage(self) -> str:
-        env = _POSITIONAL_USAGE[ENV] if len(self.environments) > 1 else f"[{self.environments[0]}]"
+        env = "[to ENVIRONMENT]" if self.name == "deploy" else _POSITIONAL_USAGE[ENV]
         positional = [env if p == ENV else _POSITIONAL_USAGE[p] for p in self.positional]
         return " ".join([f"/{self.name}", *positional, *(_OPTION_USAGE[o] for o in self.options)])
 
@@ -66,16 +73,19 @@ COMMANDS: dict[str, CommandSpec] = {spec.name: spec for spec in (
                          "pipeline version", (SET, SHA, DRY_RUN)),
     CommandSpec("run", "run the pipeline at the PR head on Kubeflow", (SET, SHA, DRY_RUN)),
     CommandSpec("build_run", "/build, then /run (also written /build-run)", (SET, SHA, DRY_RUN)),
-    CommandSpec("staging_deploy", "release the model trained on this PR to staging",
-                (RUN_ID, SHA, FORCE, DRY_RUN)),
-    CommandSpec("deploy", "release the model trained on this PR to production, then merge",
-                (RUN_ID, SHA, FORCE, DRY_RUN)),
+    CommandSpec("staging_deploy", "release the model trained on this PR to staging (= /deploy to staging)",
+                (RUN_ID, SHA, FORCE, DRY_RUN), (), ("staging",), scoped=True),
+    CommandSpec("deploy", "release the model trained on this PR to production, then merge; `/deploy to "
+                          "ENVIRONMENT` to another configured environment", (RUN_ID, SHA, FORCE, DRY_RUN),
+                (ENV,), ("production",), scoped=True),
     CommandSpec("rollback", "put back the model the environment served before its last release",
-                (), (ENV,)),
-    CommandSpec("undeploy", "remove the staging InferenceService", (), (ENV,), ("staging",)),
+                (), (ENV,), scoped=True),
+    CommandSpec("undeploy", "remove the InferenceService of a non-production environment (staging by default)",
+                (), (ENV,), ("staging",), scoped=True),
     CommandSpec("lock", "lock an environment against other people's deploys until /unlock; --global "
-                        "freezes every environment", (GLOBAL,), (ENV, REASON)),
-    CommandSpec("unlock", "release a lock taken with /lock (--global: the freeze)", (GLOBAL,), (ENV,)),
+                        "freezes every environment", (GLOBAL,), (ENV, REASON), scoped=True),
+    CommandSpec("unlock", "release a lock taken with /lock (--global: the freeze)", (GLOBAL,), (ENV,),
+                scoped=True),
     CommandSpec("status", "show this PR's runs and deployments, and the deploy locks", (RUN_ID,)),
     CommandSpec("cancel", "cancel this PR's pipeline run", (RUN_ID,)),
     CommandSpec("help", "list the commands you may run here", ()),
@@ -113,7 +123,7 @@ class ParsedCommand:
     def target(self) -> str | None:
         """The environment a release command acts on: the one named, else the command's default;
         None for the other commands and for the global freeze."""
-        if not self.spec.positional or self.global_lock:
+        if not self.spec.scoped or self.global_lock:
             return None
         return self.environment or self.spec.environments[0]
 
@@ -160,6 +170,13 @@ class BadArguments:
 
     name: str
     problem: str
+    environment: str | None = None   # a configured one the arguments come close to (authorization)
+
+    @property
+    def target(self) -> str | None:
+        """Whose rule decides whether the problem may be told: for a mistyped environment the
+        configured one suggested, so that who may deploy to `qa` hears "did you mean" for `qaa`."""
+        return self.environment
 
     @property
     def usage(self) -> str:
@@ -338,24 +355,57 @@ def _positional(spec: CommandSpec, tokens: list[str], global_lock: bool) -> tupl
     if not spec.positional:
         return None, "", None
     environment: str | None = None
+    if spec.name == "deploy" and tokens and tokens[0] == TO:
+        if len(tokens) == 1:
+            return None, "", "`to` needs an environment: `/deploy to staging`"
+        tokens = tokens[1:]
     if tokens and global_lock and tokens[0] in ENVIRONMENTS:
         return None, "", f"--global acts on every environment: drop {echo(tokens[0])}, or drop --global"
     if tokens and not global_lock:
         word = tokens[0]
-        if word in spec.environments:
-            environment, tokens = word, tokens[1:]
+        if word in ENVIRONMENTS or (REASON not in spec.positional and ENVIRONMENT_NAME.match(word)):
+            environment, tokens = word, tokens[1:]   # any other name: check_environment
         elif REASON not in spec.positional or word.lower() in ENVIRONMENTS or \
                 difflib.get_close_matches(word.lower(), ENVIRONMENTS, n=1, cutoff=0.75):
-            known = " or ".join(spec.environments)
-            close = difflib.get_close_matches(word.lower(), spec.environments, n=1, cutoff=0.6)
+            close = difflib.get_close_matches(word.lower(), ENVIRONMENTS, n=1, cutoff=0.6)
             hint = f" (did you mean {close[0]}?)" if close else ""
-            return None, "", f"{echo(word)} is not an environment /{spec.name} acts on: {known}{hint}"
+            return None, "", (f"{echo(word)} is not an environment name (lower-case letters, digits and -, "
+                              f"as `deployment.<name>` in kfops.yaml){hint}")
     if tokens and REASON not in spec.positional:
         return None, "", f"unexpected argument {echo(tokens[0])}: free text goes on the lines after the command"
     reason = " ".join(tokens)
     if len(reason) > MAX_REASON:
         return None, "", f"the reason is {len(reason)} characters long: at most {MAX_REASON}, please"
     return environment, reason, None
+
+
+def check_environment(command: ParsedCommand, environments: Mapping[str, bool], source: str) -> Parsed:
+    """The command held to the environments of the base branch's kfops.yaml (`environments`:
+    name -> production-like), which the parser cannot see: BadArguments for a name that is not
+    one of them (with the list and a "did you mean"), and for /undeploy of a production-like one.
+    /lock's first word becomes its environment when it names a configured one (`/lock qa why`).
+    `production` and `staging` are always accepted: the handlers say when they are not
+    configured, as they did before environments had names."""
+    if not command.spec.scoped or command.global_lock:
+        return command
+    if command.name == "lock" and command.environment is None and command.reason:
+        word, _, rest = command.reason.partition(" ")
+        if word in environments:
+            command = replace(command, environment=word, reason=rest.strip())
+    target = command.target or ""
+    if target not in environments and target not in ENVIRONMENTS:
+        known = ", ".join(environments) or "none"
+        close = difflib.get_close_matches(target, list(environments), n=1, cutoff=0.6) or \
+            [e for e in environments if e.startswith(target)][:1]   # `prod`
+        hint = f" Did you mean `{close[0]}`?" if close else ""
+        return BadArguments(command.name, f"{echo(target)} is not an environment of {source} (its "
+                                          f"environments: {known}).{hint} An environment is added as "
+                                          f"`deployment.{target}` on the base branch",
+                            close[0] if close else None)
+    if command.name == "undeploy" and environments.get(target, target == "production"):
+        return BadArguments(command.name, f"/undeploy does not remove a production environment ({echo(target)}): "
+                                          "`/rollback` puts the previous model back")
+    return command
 
 
 def _check_single(option: str, value: str) -> str | None:

@@ -142,7 +142,7 @@ def production_isvc_reader(base_data: Mapping[str, Any] | None,
 def handle_deploy(context: CommandContext, *, workspace: Workspace) -> Result:
     command, pull, github = context.command, context.pull, context.github
     gh: Any = github  # the GitHubRepo: labels, merge, deployments, compare, reviews, files
-    environment = rules.environment_of(command.name)
+    environment = command.target or "production"
     head = context.head_sha
     warnings: list[str] = []
 
@@ -181,7 +181,8 @@ def handle_deploy(context: CommandContext, *, workspace: Workspace) -> Result:
         refusal = rules.check_approvals(approvals, required, head)
         if refusal:
             return refused(refusal.reason)
-    refusal = _release_gates(gh, policy, environment=environment, head=head, command=command.name)
+    refusal = _release_gates(gh, policy, environment=environment, head=head, command=command.name,
+                             production=rules.production_like(environment, settings))
     if refusal:
         return refused(refusal.reason)
     records = [run for _, run in runs_in(github.status_comments(pull.number))]
@@ -215,7 +216,7 @@ def handle_deploy(context: CommandContext, *, workspace: Workspace) -> Result:
 
 
 def _release_gates(gh: Any, policy: release_gates.Gates, *, environment: str, head: str,
-                   command: str) -> rules.Refusal | None:
+                   command: str, production: bool) -> rules.Refusal | None:
     """`required_checks` and `require_staging` (gates.py), from what GitHub says of the head."""
     if policy.reads_checks:
         try:
@@ -230,14 +231,14 @@ def _release_gates(gh: Any, policy: release_gates.Gates, *, environment: str, he
         refusal = release_gates.check_ci(policy, found, sha=head, command=command)
         if refusal:
             return refusal
-    if environment == "production" and policy.require_staging:
+    if production and policy.require_staging:
         wrote = gh.identity.wrote
         ours = [d for d in gh.deployments(sha=head, environment="staging")
                 if release_gates.kfops_deployment(d, wrote)]
         staged_id, last = release_gates.staged(((d, gh.deployment_statuses(int(d["id"]))) for d in ours),
                                                sha=head)
         return release_gates.check_staging(policy, environment=environment, sha=head, staged_id=staged_id,
-                                           last_state=last)
+                                           last_state=last, production=production)
     return None
 
 
@@ -302,7 +303,7 @@ class _Deploy:
                 manifest = load_manifest(self.settings["template"], folder, values, where=f"{where}.template")
             check_config = EndpointCheckConfig.from_settings(self.settings.get("endpoint_check"), folder,
                                                              where=f"{where}.endpoint_check")
-        gate = self.gate(command.force) if self.environment == "production" else None
+        gate = self.gate(command.force) if rules.production_like(self.environment, self.settings) else None
         if gate is not None and not gate.allowed:
             return Result.of("refused", summary=f"Not deployed to {self.environment}: {gate.text}",
                              details=self._details())
@@ -430,7 +431,7 @@ class _Deploy:
         env = self.workspace.env
         try:
             self.deployment_id = self.github.create_deployment(
-                sha=self.head, environment=self.environment, production=self.environment == "production",
+                sha=self.head, environment=self.environment, production=rules.production_like(self.environment, self.settings),
                 description=f"run {self.run.run_id} from #{self.context.pull.number}",
                 payload={"run_id": self.run.run_id, "pr": self.context.pull.number, "model_uri": self.model_uri},
                 key=str(self.context.event.comment_id))

@@ -18,12 +18,10 @@ from ..github.render import code
 from ..pipeline.outputs import MODEL_OUTPUT
 from .runs import RunRecord, latest_successful
 
-ENVIRONMENTS = {"deploy": "production", "staging_deploy": "staging"}
-DEFAULT_LABELS = {"production": "Deployed-to-production", "staging": "Deployed-to-staging"}
-# Production needs a second person by default: /deploy releases and merges, and one approval of
-# the deployed commit is what stops a PR author (or one maintainer) from shipping alone. Staging
-# stays open for trying things. kfops_action/config/schema.json states the same defaults.
-DEFAULT_APPROVALS = {"production": 1, "staging": 0}
+# The deploy commands and their default environment (`/deploy to qa` names another one).
+DEPLOY_COMMANDS = {"deploy": "production", "staging_deploy": "staging"}
+# Keys of `deployment` that are not environments (schema.json's pattern excludes them too).
+NOT_ENVIRONMENTS = frozenset({"gates"})
 
 
 @dataclass(frozen=True)
@@ -61,8 +59,23 @@ def short(sha: str | None) -> str:
     return (sha or "?")[:7]
 
 
-def environment_of(command: str) -> str:
-    return ENVIRONMENTS[command]
+def environments(base: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
+    """`deployment.<name>` of the base branch's kfops.yaml: every environment kfops may act on,
+    in the file's order. A pull request's own kfops.yaml never adds one (branch-deploy reads its
+    `environment_targets` from the workflow on the default branch for the same reason)."""
+    deployment = (base or {}).get("deployment") or {}
+    if not isinstance(deployment, Mapping):
+        return {}
+    return {name: settings for name, settings in deployment.items()
+            if name not in NOT_ENVIRONMENTS and isinstance(settings, Mapping)}
+
+
+def production_like(environment: str, settings: Mapping[str, Any] | None) -> bool:
+    """`deployment.<env>.production`: the production rules (require_staging, the metrics gate,
+    one approval, /deploy's permission, no /undeploy) apply. Only `production` by default, as
+    branch-deploy's `production_environments` lists them explicitly."""
+    value = (settings or {}).get("production")
+    return environment == "production" if value is None else bool(value)
 
 
 def settings_for(environment: str, base: Mapping[str, Any] | None, source: str) -> Mapping[str, Any] | Refusal:
@@ -250,15 +263,21 @@ def storage_uri(uri: str) -> str:
 
 
 def required_approvals(environment: str, settings: Mapping[str, Any]) -> int:
-    """`deployment.<env>.required_approvals`, else the environment's default (DEFAULT_APPROVALS)."""
+    """`deployment.<env>.required_approvals`, else 1 for a production-like environment, 0 for the
+    others. Production needs a second person by default: one approval of the deployed commit is
+    what stops a PR author (or one maintainer) from shipping alone; other environments stay open
+    for trying things. kfops_action/config/schema.json states the same defaults."""
     value = settings.get("required_approvals")
-    return DEFAULT_APPROVALS.get(environment, 0) if value is None else int(value)
+    if value is None:
+        return 1 if production_like(environment, settings) else 0
+    return int(value)
 
 
 def merges(environment: str, settings: Mapping[str, Any]) -> bool:
+    """`deployment.<env>.merge`, else only `production` merges (as before named environments)."""
     value = settings.get("merge")
     return environment == "production" if value is None else bool(value)
 
 
 def label_for(environment: str, settings: Mapping[str, Any]) -> str:
-    return str(settings.get("label") or DEFAULT_LABELS.get(environment, f"Deployed-to-{environment}"))
+    return str(settings.get("label") or f"Deployed-to-{environment}")

@@ -33,7 +33,8 @@ from ..github.scrub import Scrubber
 from . import replies
 from .authorize import LEVELS, Allowed, Denied, Policy, Verdict, authorize, teams_to_check
 from .base_config import BaseConfig, parse_base_config
-from .command import COMMANDS, BadArguments, NearMiss, NotACommand, Parsed, ParsedCommand, check_values, parse
+from .command import (COMMANDS, BadArguments, NearMiss, NotACommand, Parsed, ParsedCommand, check_environment,
+                      check_values, parse)
 from .event import CommentEvent, Ignored, read_event
 from .ports import CONFUSED, EYES, ROCKET, ConfigSource, GitHubPort
 from .head_pin import pin_head
@@ -323,6 +324,8 @@ def dispatch(event_name: str, payload: Any, *, github: GitHubPort, base_config: 
                                             str(exc)))
         return answers.finish(CONFIG_ERROR, command.name, exc.what)
     policy = base.policy
+    if isinstance(command, ParsedCommand):   # the environments come from the base branch only
+        command = check_environment(command, policy.production_like, base.source)
     level = _level(github.get_permission(event.user))
     if command.name == "help":
         teams: Iterable[str] = policy.all_teams()

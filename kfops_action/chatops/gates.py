@@ -193,8 +193,11 @@ def staged(deployments: Iterable[tuple[Mapping[str, Any], Sequence[Mapping[str, 
 
 
 def check_staging(gates: Gates, *, environment: str, sha: str, staged_id: int | None,
-                  last_state: str | None) -> Refusal | None:
-    if environment != "production" or not gates.require_staging or staged_id is not None:
+                  last_state: str | None, production: bool | None = None) -> Refusal | None:
+    """`production`: whether `environment` is production-like (deploy_rules.production_like);
+    None: only `production` is."""
+    production = environment == "production" if production is None else production
+    if not production or environment == "staging" or not gates.require_staging or staged_id is not None:
         return None
     seen = (f" (its last staging deploy ended `{last_state}`)" if last_state and last_state != "in_progress"
             else " (its staging deploy has not finished)" if last_state else "")

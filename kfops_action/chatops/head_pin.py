@@ -31,11 +31,11 @@ from typing import Any
 from ..errors import KfopsError
 from ..github.render import code
 from .command import ParsedCommand
-from .deploy_rules import ENVIRONMENTS, short
+from .deploy_rules import DEPLOY_COMMANDS, short
 from .ports import GitHubPort
 from .requirements import NotReady, PullState, Ready, Readiness
 
-ACTS_ON_HEAD = frozenset({"build", "run", "build_run", *ENVIRONMENTS})
+ACTS_ON_HEAD = frozenset({"build", "run", "build_run", *DEPLOY_COMMANDS})
 NO_COMMIT = "0" * 40            # `before` of a branch creation
 
 
@@ -111,7 +111,7 @@ def pin(command: ParsedCommand, head: str, found: History) -> Readiness:
         return Ready(head) if found.at_comment == head else NotReady(_moved(name, found.at_comment, head, found))
     if command.sha is not None:
         return Ready(head)
-    if name in ENVIRONMENTS and not command.dry_run:
+    if name in DEPLOY_COMMANDS and not command.dry_run:
         retry = dataclasses.replace(command, sha=short(head), text="")
         return NotReady(f"kfops cannot tell which commit the pull request was at when you commented "
                         f"({found.unknown}), and a deploy cannot be taken back. If {short(head)} (`{head}`) is the "

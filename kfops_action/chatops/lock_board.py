@@ -29,11 +29,9 @@ COLOR = "b60205"
 
 def environments(base: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
     """The configured environments (`deployment.<env>` with a namespace and a service)."""
-    deployment = (base or {}).get("deployment") or {}
-    if not isinstance(deployment, Mapping):
-        return {}
-    return {env: s for env, s in deployment.items()
-            if isinstance(s, Mapping) and s.get("namespace") and s.get("inference_service")}
+    from .deploy_rules import environments as configured
+
+    return {env: s for env, s in configured(base).items() if s.get("namespace") and s.get("inference_service")}
 
 
 def label_name(scope: str) -> str:

@@ -1,4 +1,4 @@
-"""/lock [production|staging] [reason], /lock --global [reason], /unlock [...], /unlock --global.
+"""/lock [ENVIRONMENT] [reason], /lock --global [reason], /unlock [...], /unlock --global.
 
 The syntax follows github/branch-deploy (`.lock production`, `.lock --global`, `.unlock`), with
 the reason as the rest of the line (branch-deploy: `--reason`). Like its sticky locks, a lock

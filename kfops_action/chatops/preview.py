@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import ExitCode, KfopsError
 from .authorize import DEFAULT_POLICY, needed
 from .base_config import BaseConfig, read_local_config
-from .command import BadArguments, NearMiss, NotACommand, ParsedCommand, check_values, parse, shown
+from .command import BadArguments, NearMiss, NotACommand, ParsedCommand, check_environment, check_values, parse, shown
 from .dispatch import DENIED, HELP, UNAVAILABLE, plan_for_command, plan_for_parse
 from .handlers import AVAILABLE
 
@@ -116,15 +116,16 @@ def _work(command: ParsedCommand) -> str:
     """What the handler does, in words, for an allowed command this version can run."""
     at = "at the pull request head (pinned when the comment arrives)"
     if command.name in ("deploy", "staging_deploy"):
-        env = "production" if command.name == "deploy" else "staging"
+        env = command.target or "production"
         checks = ("check the requirements (base branch is the default one and not ahead, the PR mergeable, "
                   "approvals, a successful run of this PR trained on the head"
-                  + (", the metrics gate" if command.name == "deploy" else "") + ")")
+                  + (", the metrics gate" if env == "production" else "") + ")")
         if command.dry_run:
             return (f"{_REACT}; {checks}, render the InferenceService from the base branch's template; "
                     "deploy nothing; react with rocket")
         merge = ("; move the Deployed-to label here, merge the pull request at the pinned head and close it"
-                 if command.name == "deploy" else "; move the Deployed-to label here (no merge)")
+                 if env == "production" else "; move the Deployed-to label here (no merge unless "
+                 f"deployment.{env}.merge)")
         return (f"{_REACT}; {checks}, then roll the run's model out to {env} with KServe (canary, endpoint "
                 f"check, promote or roll back){merge}; report it all in its status comment; react with rocket "
                 "on success, confused otherwise")
@@ -184,6 +185,10 @@ def decide(text: str, *, user: str, level: str, fork: bool, teams: Collection[st
                   _row("the Action", f"would {_REACT}, reply (below), then react with confused; nothing runs")]
     if isinstance(parsed, ParsedCommand):
         parsed = check_values(parsed)
+    if isinstance(parsed, ParsedCommand):   # as the Action does, with the base branch's environments
+        source = base.source if base is not None else DEFAULT_POLICY.source
+        parsed = check_environment(parsed, (base.policy if base is not None else DEFAULT_POLICY).production_like,
+                                   source)
     if early is not None:
         reply = early.reply
         code = ExitCode.OK if early.outcome == HELP else ExitCode.BAD_INPUT

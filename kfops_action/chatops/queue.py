@@ -39,8 +39,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import KfopsError
 from ..github.render import Report, code, render
-from .command import ParsedCommand, parse
-from .deploy_rules import ENVIRONMENTS
+from .command import ENVIRONMENT_NAME, ParsedCommand, parse
+from .deploy_rules import DEPLOY_COMMANDS
 from .event import CommentEvent, read_event
 from .ports import CONFUSED, GitHubPort
 from .runs import runs_in
@@ -71,7 +71,7 @@ def job_for(command: str) -> str:
     job, every other command the chat job."""
     from .handlers import LOCK_COMMANDS, PIPELINE_COMMANDS, RELEASE_COMMANDS  # handlers imports the dispatcher
 
-    if command in ENVIRONMENTS or command in RELEASE_COMMANDS or command in LOCK_COMMANDS:
+    if command in DEPLOY_COMMANDS or command in RELEASE_COMMANDS or command in LOCK_COMMANDS:
         return DEPLOY_JOB  # they need the deploy credential too
     if command in PIPELINE_COMMANDS:
         return PIPELINE_JOB
@@ -79,10 +79,15 @@ def job_for(command: str) -> str:
 
 
 def environment_of(command: ParsedCommand) -> str:
-    """The environment (and so the concurrency group) of a deploy-job command: /deploy's and
-    /staging_deploy's own, else the one the command names; the global lock counts as production
-    (the workflow reduces the output to these two literals anyway)."""
-    return ENVIRONMENTS.get(command.name) or getattr(command, "target", None) or "production"
+    """The environment (and so the GitHub Environment and concurrency group) of a deploy-job
+    command: the one it names, else its default; the global lock counts as production. The
+    workflow uses it as the deploy job's `environment:`, so it is only ever a name of the form
+    the parser accepted (command.ENVIRONMENT_NAME), which the dispatcher has also checked against
+    the base branch's environments; never text from the comment otherwise."""
+    environment = getattr(command, "target", None) or "production"
+    if not ENVIRONMENT_NAME.match(environment):
+        raise ValueError(f"not an environment name: {environment!r}")
+    return environment
 
 
 @dataclass(frozen=True)
@@ -119,7 +124,7 @@ class Ticket:
         return cls(comment_id, pr, data["command"], str(data.get("requested_by") or ""),
                    str(data.get("requested_at") or ""), str(data.get("sha") or ""),
                    run if isinstance(run, int) else None, str(data.get("phase") or QUEUED),
-                   str(data.get("environment") or ENVIRONMENTS.get(data["command"], "")))
+                   str(data.get("environment") or DEPLOY_COMMANDS.get(data["command"], "")))
 
     def describe(self) -> str:
         return f"/{self.command} by @{self.requested_by} on #{self.pr}"

@@ -1,4 +1,4 @@
-"""/rollback [production|staging] and /undeploy: change what an environment serves without a new model.
+"""/rollback [ENVIRONMENT] and /undeploy [ENVIRONMENT]: change what an environment serves without a new model.
 
     settings (base branch) -> someone else's /lock? -> rollback / undeploy (deploy Lease held)
     -> GitHub deployment -> report here, and in the pull request whose release was rolled back
@@ -153,7 +153,8 @@ def _record_deployment(context: CommandContext, workspace: Workspace, result: De
         if context.command.name == "rollback":
             ref = str(github.repository().get("default_branch") or context.pull.base_ref or "main")
             deployment = github.create_deployment(
-                sha=ref, environment=environment, production=environment == "production",
+                sha=ref, environment=environment, production=rules.production_like(
+                    environment, rules.environments(context.base.data).get(environment)),
                 description=f"rollback to {result.revision_after} by @{event.user}",
                 payload={"task": "rollback", "revision": result.revision_after, "rolled_back": released,
                          "pr": context.pull.number}, key=str(event.comment_id))

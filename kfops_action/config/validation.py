@@ -17,6 +17,8 @@ from ..errors import Problem
 from .yaml_source import Location, Path_
 
 _PATTERN_HINTS = {
+    "^(?!(gates|to)$)[a-z][a-z0-9-]{0,30}$": "must be an environment name: lower-case letters, digits and '-', "
+                                              "starting with a letter, at most 31 characters, not gates or to",
     "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$": "must be a Kubernetes name: lowercase letters, digits and '-', "
                                         "starting and ending with a letter or digit",
     "^[a-z]([-a-z0-9]*[a-z0-9])?$": "must be a Kubernetes service name: lowercase letters, digits and "
@@ -110,6 +112,9 @@ def _explain(error: Any) -> list[tuple[Path_, str, bool]]:
                 msg += f" (did you mean '{close[0]}'?)"
             if allowed:
                 msg += f"; valid keys: {', '.join(allowed)}"
+                named = [_PATTERN_HINTS[p].replace("must be ", "") for p in patterns if p in _PATTERN_HINTS]
+                if named:
+                    msg += f", or {' or '.join(named)}"
             elif patterns:
                 msg += f"; keys must match {', '.join(patterns)}"
             out.append((path + (key,), msg, True))

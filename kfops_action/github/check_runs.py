@@ -5,8 +5,11 @@ Why beside the status comment: the Checks tab (and the merge box) is where revie
 link as its Details button), where a commit status has 140 characters. The comment stays the
 conversation; the check run mirrors its state on the pinned head SHA, never on "the PR's head".
 
-`CheckRunMirror` is driven by reporter.PullRequestReport: created at the command's first report,
-updated when its state or run link changes (not on every progress edit: each is a request out of
+`CheckRunMirror` is driven by reporter.PullRequestReport: created at the report's first change
+after the status comment appeared (not with the comment: writes are paced a second apart, and a
+check run written beside the comment would hold back the run link, the first thing the user waits
+for, by that second; benchmarks/bench_action.py measures it), updated when its state or run link
+changes (not on every progress edit: each is a request out of
 GITHUB_TOKEN's 1,000 an hour), completed with its conclusion at the end. A token without
 `checks: write` (403) or any other failure turns it off with one warning in the comment: check
 runs are a courtesy, the comment and the kfops/* statuses are the record.
@@ -132,6 +135,9 @@ class CheckRunMirror:
         """Create or update the check run when the state or the run link changed, or at the end."""
         seen = (report.state, report.run_url)
         if self.off or (seen == self.shown and not report.final):
+            return None
+        if self.shown is None and self.id is None and not report.final:
+            self.shown = seen  # the comment's first appearance: the check run comes with the next change
             return None
         details = _url(report.run_url) or _url(comment_url)
         output = output_of(report)

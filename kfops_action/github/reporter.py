@@ -53,20 +53,28 @@ class PullRequestReport:
     def update(self, *, force: bool = True, **changes: Any) -> bool:
         """Change fields of the report (state=..., run_url=...) and show it. State changes are
         forced; pass force=False for progress that may be throttled (task states while polling)."""
-        self.report = dataclasses.replace(self.report, **changes)
+        self.report = dataclasses.replace(self.report, **self._keeping_warnings(changes))
         shown = self.comment.update(self.scrub(render(self.report)), force=force or self.report.final)
         self._mirror()
         return shown
 
     def finish(self, state: str, **changes: Any) -> None:
         """The final report: posted (always), and written to the job summary with whole logs."""
-        self.report = dataclasses.replace(self.report, state=state, **changes)
+        self.report = dataclasses.replace(self.report, state=state, **self._keeping_warnings(changes))
         self.comment.update(self.scrub(render(self.report)), force=True)
         self._mirror()
         actions_commands.append_step_summary(self.scrub(render_summary(self.report)), env=self.env)
         text = self.summary() if self.summary is not None else ""
         if text:
             self.log(text)
+
+    def _keeping_warnings(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """A handler re-renders its report from its run record, whose warnings were copied when
+        the record was made; a warning given since (a check run GitHub refused) must not vanish."""
+        if "warnings" in changes:
+            kept = list(self.report.warnings)
+            changes = {**changes, "warnings": (*kept, *(w for w in changes["warnings"] if w not in kept))}
+        return changes
 
     def _mirror(self) -> None:
         """The check run follows the comment; when it cannot be written, the comment says so."""

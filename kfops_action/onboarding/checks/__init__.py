@@ -28,6 +28,11 @@ PIPELINE_COMMANDS = ("/build", "/run", "/build_run", "kfc build", "kfc run")
 DEPLOY_COMMANDS = ("/deploy", "/staging_deploy")
 
 
+def deploy_command(environment: str) -> str:
+    """The command that deploys to `environment`, as doctor's findings name it."""
+    return {"production": "/deploy", "staging": "/staging_deploy"}.get(environment, f"/deploy to {environment}")
+
+
 @dataclass(frozen=True)
 class Result:
     """One line of the report. `fix` is the one next step; `needed_by` says what it blocks."""
@@ -89,10 +94,10 @@ class Context:
 
     @property
     def environments(self) -> dict[str, dict[str, Any]]:
-        """`deployment.production` / `deployment.staging`, those that are configured."""
-        deployment = self.section("deployment")
-        return {name: deployment[name] for name in ("production", "staging")
-                if isinstance(deployment.get(name), dict)}
+        """Every configured `deployment.<env>` (production, staging, and the named ones)."""
+        from ...chatops.deploy_rules import environments
+
+        return {name: dict(env) for name, env in environments({"deployment": self.section("deployment")}).items()}
 
     @property
     def builder(self) -> str:
@@ -108,11 +113,7 @@ class Context:
         users: list[str] = []
         if self.builder == "kaniko":
             users += ["/build", "/build_run", "kfc build"]
-        if "production" in self.environments:
-            users.append("/deploy")
-        if "staging" in self.environments:
-            users.append("/staging_deploy")
-        return tuple(users)
+        return tuple(users + [deploy_command(name) for name in self.environments])
 
     # -- the cluster ---------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ def check(ctx: Context) -> list[Result]:
     if not ctx.facts.get("kube_ok"):
         return [skip(NAME, "needs the cluster (see the cluster line)")]
     client, _, _ = ctx.kube()
-    users = tuple(u for u in ctx.cluster_users() if u in DEPLOY_COMMANDS)
+    users = tuple(u for u in ctx.cluster_users() if u in DEPLOY_COMMANDS or u.startswith("/deploy to "))
     try:
         resources = client.call_api(f"/apis/{GROUP}/{VERSION}", "GET", response_type="object",
                                     auth_settings=["BearerToken"], _return_http_data_only=True,

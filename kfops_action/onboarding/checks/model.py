@@ -8,7 +8,7 @@ exist otherwise passes every other check and fails only at the first /deploy, af
 
 from __future__ import annotations
 
-from . import Context, Result, fail, ok, rel, skip
+from . import Context, Result, deploy_command, fail, ok, rel, skip
 
 NAME = "model"
 
@@ -26,7 +26,7 @@ def check(ctx: Context) -> list[Result]:
     listed = ", ".join(str(o) for o in output_artifacts(package.spec)) or "none"
     results: list[Result] = []
     for name, env in ctx.environments.items():
-        command = "/deploy" if name == "production" else "/staging_deploy"
+        command = deploy_command(name)
         chosen = env.get("model") or None
         found = model_outputs(package.spec, chosen)
         if not found and chosen:

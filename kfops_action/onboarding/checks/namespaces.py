@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...images.kaniko_job import DOCKERCONFIGJSON, REGISTRY_SECRET_KEYS
-from . import Context, Result, fail, kube_status, ok, skip, warn
+from . import Context, Result, deploy_command, fail, kube_status, ok, skip, warn
 
 NAME = "namespaces"
 
@@ -32,7 +32,7 @@ def check(ctx: Context) -> list[Result]:
     core = k.CoreV1Api(ctx.kube()[0])
     wanted: dict[str, tuple[list[tuple[str, str, str, str | None]], tuple[str, ...]]] = {}
     for name, env in ctx.environments.items():
-        command = "/deploy" if name == "production" else "/staging_deploy"
+        command = deploy_command(name)
         objects, users = wanted.setdefault(env["namespace"], ([], ()))
         account = _predictor_account(ctx.facts.get("manifests", {}).get(name))
         if account:

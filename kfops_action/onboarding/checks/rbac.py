@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import rbac
-from . import Context, Result, fail, ok, short, skip, warn
+from . import Context, Result, deploy_command, fail, ok, short, skip, warn
 
 NAME = "rbac"
 
@@ -29,7 +29,7 @@ def check(ctx: Context) -> list[Result]:
     client = ctx.kube()[0]
     results: list[Result] = []
     for name, env in ctx.environments.items():
-        command = "/deploy" if name == "production" else "/staging_deploy"
+        command = deploy_command(name)
         results.append(_review(client, env["namespace"], rbac.DEPLOYER, f"{command} ({name})", (command,)))
     kaniko = ctx.section("images").get("kaniko") or {}
     if ctx.builder == "kaniko" and kaniko.get("namespace"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from . import Context, Result, fail, ok, rel, skip
+from . import Context, Result, deploy_command, fail, ok, rel, skip
 
 NAME = "template"
 SAMPLE_URI = "s3://kfops-doctor/model"
@@ -24,7 +24,7 @@ def check(ctx: Context) -> list[Result]:
     results: list[Result] = []
     manifests = ctx.facts.setdefault("manifests", {})
     for name, env in ctx.environments.items():
-        command = "/deploy" if name == "production" else "/staging_deploy"
+        command = deploy_command(name)
         values = TemplateValues(name=env["inference_service"], namespace=env["namespace"], model_uri=SAMPLE_URI,
                                 canary_percent=int(env.get("canary_percent", 10)))
         try:
